@@ -1,0 +1,40 @@
+# The README's quick start is `make demo` and `make test`; the other targets are their parts.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help deps release debug test demo format format-check bench clean
+
+help:
+	@echo "make demo    build, start the bundled CML emulator and run the daemon against it"
+	@echo "make test    build with ASan/UBSan and -Werror, run every test (unit and e2e)"
+	@echo "make bench   run the benchmarks of design section 10 (release build)"
+	@echo "make format  reformat the sources with clang-format"
+
+deps:
+	@./scripts/install-deps
+
+release: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release
+
+debug: deps
+	@cmake --preset debug >/dev/null
+	@cmake --build --preset debug
+
+test: debug
+	@ctest --preset debug
+
+demo: release
+	@./scripts/demo
+
+bench: release
+	@./bench/run
+
+format:
+	@./scripts/check-format --fix
+
+format-check:
+	@./scripts/check-format
+
+clean:
+	rm -rf build

@@ -1,0 +1,18 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace cmlr::common {
+
+// "2026-11-27T05:04:24Z", or with milliseconds "2026-11-27T05:04:24.123Z". Always UTC.
+std::string FormatRfc3339(TimePoint time, bool with_millis = false);
+
+// Parses RFC 3339: date, 'T' (or 't' or ' '), time, optional fraction, then 'Z' or +hh:mm.
+// Anything else is INVALID_ARGUMENT.
+StatusOr<TimePoint> ParseRfc3339(std::string_view text);
+
+}  // namespace cmlr::common

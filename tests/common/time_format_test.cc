@@ -1,0 +1,45 @@
+#include "common/time_format.h"
+
+#include <gtest/gtest.h>
+
+namespace cmlr::common {
+namespace {
+
+// Verifies formatting in UTC with and without milliseconds.
+TEST(TimeFormatTest, FormatsUtc) {
+  const TimePoint t =
+      TimePoint(std::chrono::sys_days(std::chrono::year(2026) / std::chrono::November / 27)) +
+      std::chrono::hours(5) + std::chrono::minutes(4) + std::chrono::seconds(24) +
+      std::chrono::milliseconds(123);
+  EXPECT_EQ(FormatRfc3339(t), "2026-11-27T05:04:24Z");
+  EXPECT_EQ(FormatRfc3339(t, true), "2026-11-27T05:04:24.123Z");
+}
+
+// Verifies parsing of Z, offsets and fractions, and the round trip.
+TEST(TimeFormatTest, ParsesRfc3339) {
+  const StatusOr<TimePoint> z = ParseRfc3339("2026-12-01T00:00:00Z");
+  ASSERT_TRUE(z.ok()) << z.status();
+  EXPECT_EQ(FormatRfc3339(*z), "2026-12-01T00:00:00Z");
+  const StatusOr<TimePoint> offset = ParseRfc3339("2026-12-01T02:30:00+02:30");
+  ASSERT_TRUE(offset.ok());
+  EXPECT_EQ(*offset, *z);
+  const StatusOr<TimePoint> fraction = ParseRfc3339("2025-07-24T22:37:55.876Z");
+  ASSERT_TRUE(fraction.ok());
+  EXPECT_EQ(FormatRfc3339(*fraction, true), "2025-07-24T22:37:55.876Z");
+}
+
+// Verifies that malformed timestamps are errors.
+TEST(TimeFormatTest, RejectsMalformed) {
+  for (const char* text : {"", "2026-12-01", "2026-12-01T00:00:00", "2026-13-01T00:00:00Z",
+                           "2026-02-30T00:00:00Z", "2026-12-01T25:00:00Z", "2026-12-01T00:00:00.Z",
+                           "2026-12-01T00:00:00Zjunk", "tomorrow", "2026-12-01T00:00:00+0200"}) {
+    const StatusOr<TimePoint> parsed = ParseRfc3339(text);
+    EXPECT_FALSE(parsed.ok()) << text;
+    if (!parsed.ok()) {
+      EXPECT_EQ(parsed.status().code(), StatusCode::kInvalidArgument);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cmlr::common

@@ -1,0 +1,77 @@
+#include "api/error_mapping.h"
+
+#include <gtest/gtest.h>
+
+namespace cmlr::api {
+namespace {
+
+using common::StatusCode;
+
+struct Case {
+  int http_status;
+  std::string body;
+  StatusCode code;
+};
+
+// Verifies the HTTP status and runtimeError mapping to Status codes, and that the HTTP status
+// travels on the Status.
+TEST(ErrorMappingTest, MapsHttpStatusAndBody) {
+  const std::vector<Case> cases = {
+      {200, "", StatusCode::kOk},
+      {400, R"({"code": 3, "message": "bad cpu"})", StatusCode::kInvalidArgument},
+      {400, "", StatusCode::kInvalidArgument},
+      {401, "", StatusCode::kUnauthenticated},
+      {403, R"({"code": 7, "message": "audience mismatch"})", StatusCode::kPermissionDenied},
+      {404, R"({"code": 5, "message": "no such model"})", StatusCode::kNotFound},
+      {409, "", StatusCode::kAborted},
+      {409, R"({"code": 6, "message": "exists"})", StatusCode::kAlreadyExists},
+      {412, "", StatusCode::kFailedPrecondition},
+      {400, R"({"code": 9, "message": "not built"})", StatusCode::kFailedPrecondition},
+      {429, R"({"code": 8})", StatusCode::kUnavailable},
+      {500, R"({"code": 13, "message": "boom"})", StatusCode::kUnavailable},
+      {502, "<html>bad gateway</html>", StatusCode::kUnavailable},
+      {503, "", StatusCode::kUnavailable},
+      {504, "", StatusCode::kUnavailable},
+      {501, "", StatusCode::kUnimplemented},
+      {408, "", StatusCode::kUnavailable},
+      {418, "", StatusCode::kInvalidArgument},
+      {302, "", StatusCode::kUnknown},
+      // A gRPC code that means "retry" does not turn a 4xx into a retry, and nonsense codes
+      // are ignored.
+      {400, R"({"code": 14})", StatusCode::kInvalidArgument},
+      {404, R"({"code": 99})", StatusCode::kNotFound},
+      {404, R"({"code": "five"})", StatusCode::kNotFound},
+  };
+  for (const Case& c : cases) {
+    common::Status status = StatusFromHttp("get_model", c.http_status, c.body);
+    EXPECT_EQ(status.code(), c.code) << c.http_status << " " << c.body << " -> " << status;
+    if (c.http_status != 200) {
+      EXPECT_EQ(status.http_status(), c.http_status);
+      EXPECT_FALSE(status.outcome_unknown());
+    }
+  }
+}
+
+// Verifies that the message names the operation, the HTTP status and the server's message
+// (falling back to `error`), on one short line.
+TEST(ErrorMappingTest, MessageCarriesOperationAndServerMessage) {
+  EXPECT_EQ(
+      StatusFromHttp("get_model", 404, R"({"code": 5, "message": "model m1 not found"})").message(),
+      "get_model: HTTP 404: model m1 not found");
+  EXPECT_EQ(StatusFromHttp("list_models", 403, R"({"error": "denied"})").message(),
+            "list_models: HTTP 403: denied");
+  EXPECT_EQ(StatusFromHttp("list_models", 500, "").message(), "list_models: HTTP 500");
+  const std::string long_body(5000, 'x');
+  const std::string message = StatusFromHttp("list_models", 502, long_body + "\n").message();
+  EXPECT_LT(message.size(), 400u);
+  EXPECT_EQ(message.find('\n'), std::string::npos);
+}
+
+// Verifies which statuses a read may be retried after.
+TEST(ErrorMappingTest, RetryableStatuses) {
+  for (int s : {408, 429, 500, 502, 503, 504}) EXPECT_TRUE(IsRetryableHttpStatus(s)) << s;
+  for (int s : {200, 400, 401, 403, 404, 409, 501}) EXPECT_FALSE(IsRetryableHttpStatus(s)) << s;
+}
+
+}  // namespace
+}  // namespace cmlr::api

@@ -2,8 +2,11 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
+
+#include "daemon/validate_command.h"
 
 namespace {
 
@@ -25,7 +28,14 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   version->callback([&] { std::printf("cml-reconciler %s (%s)\n", CMLR_VERSION, CMLR_REVISION); });
 
-  for (const char* name : {"run", "plan", "apply", "validate", "status"}) {
+  auto* validate = app.add_subcommand(
+      "validate", "offline check of desired-state files; exit 0 valid, 1 invalid");
+  std::vector<std::string> validate_paths;
+  validate->add_option("PATH", validate_paths, "desired-state files or directories")->required();
+  validate->callback(
+      [&exit_code, &validate_paths] { exit_code = cmlr::daemon::RunValidate(validate_paths); });
+
+  for (const char* name : {"run", "plan", "apply", "status"}) {
     auto* sub = app.add_subcommand(name, std::string("(coming) ") + name);
     sub->allow_extras();
     sub->callback([&exit_code, name] { exit_code = NotBuiltYet(name); });

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "config/model_deployment.h"
+
+namespace cmlr::config {
+
+// A complete, validated desired state. Immutable once built, so any number of readers may
+// share it as std::shared_ptr<const Snapshot> while a newer one is being loaded.
+class Snapshot {
+ public:
+  // Builds a snapshot from normalised specs, (re)computing every digest so that it always
+  // matches the spec. INVALID_ARGUMENT when two specs share a name.
+  [[nodiscard]] static common::StatusOr<std::shared_ptr<const Snapshot>> Create(
+      std::vector<ModelDeploymentSpec> specs);
+
+  // The valid, empty desired state (it never removes anything by itself).
+  static std::shared_ptr<const Snapshot> Empty();
+
+  // The model called `name`, or null. The pointer lives as long as the snapshot.
+  const ModelDeploymentSpec* Find(std::string_view name) const;
+
+  // Every model, sorted by name.
+  const std::map<std::string, ModelDeploymentSpec>& models() const { return models_; }
+  std::size_t size() const { return models_.size(); }
+
+  // Names whose digest differs between two snapshots, including added and removed names,
+  // sorted. A null `before` counts as empty.
+  static std::vector<std::string> ChangedNames(const Snapshot* before, const Snapshot& after);
+
+ private:
+  explicit Snapshot(std::map<std::string, ModelDeploymentSpec> models)
+      : models_(std::move(models)) {}
+
+  const std::map<std::string, ModelDeploymentSpec> models_;
+};
+
+}  // namespace cmlr::config

@@ -1,0 +1,122 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/wire_types.h"
+#include "common/clock.h"
+#include "config/model_deployment.h"
+#include "controllers/model_status.h"
+
+namespace cmlr::controllers {
+
+// How CML's free-form status strings are read (design section 4), case-insensitively.
+enum class BuildPhase { kSucceeded, kFailed, kInProgress };
+enum class DeploymentPhase { kDeployed, kFailed, kStopped, kInProgress };
+BuildPhase ClassifyBuild(std::string_view status);
+DeploymentPhase ClassifyDeployment(std::string_view status);
+// A deployment that serves or is about to: deployed or in progress, `stopping` excepted.
+bool IsRunning(std::string_view deployment_status);
+
+// The newest ENABLED runtime matching every non-empty field of the selector (exact match:
+// CML's search_filter is a substring match), newest by full_version compared component-wise
+// ("2024.02.1-b4" > "2023.08.2-b8"). nullopt when none matches.
+std::optional<api::Runtime> ResolveRuntime(const config::RuntimeSelector& selector,
+                                           const std::vector<api::Runtime>& runtimes);
+
+// The `comment` of every build the reconciler creates: ownership and attempt marker.
+std::string BuildMarker(const config::ModelDeploymentSpec& spec);
+
+// Everything one pass observed in CML for one desired model. Only complete observations reach
+// the planner: a failed read ends the pass before planning.
+struct ObservedState {
+  // The registry model named (or with the id) in the spec; nullopt when it does not exist.
+  std::optional<api::RegisteredModel> registered_model;
+  // The desired version (by number, or by MLflow run id for fromExperimentRun), if present.
+  std::optional<api::RegisteredModelVersion> version;
+  // The runtime image identifier to build on; nullopt when a selector matched nothing.
+  std::optional<std::string> runtime_identifier;
+  // The CML model whose name equals modelName exactly in projectId; nullopt when absent.
+  std::optional<api::Model> model;
+  std::vector<api::ModelBuild> builds;            // every build of the model
+  std::vector<api::ModelDeployment> deployments;  // deployments of those builds
+};
+
+struct PlanContext {
+  common::TimePoint now{};
+  // Failed builds and deployments created before this instant are not counted as attempts
+  // (set by a retry request); the epoch counts everything.
+  common::TimePoint attempts_since{};
+};
+
+enum class ActionKind {
+  kCreateRegisteredModel,
+  kCreateModel,
+  kUpdateModel,
+  kCreateBuild,
+  kCreateDeployment,
+  kStopDeployment,
+};
+
+// The metric label and history name of an action (design section 8).
+std::string_view ActionName(ActionKind kind);
+
+// One CML write, fully specified: the reconciler only sends it.
+struct PlannedAction {
+  ActionKind kind{};
+  std::string project_id;
+  std::string model_id;       // kUpdateModel, kCreateBuild, kCreateDeployment, kStopDeployment
+  std::string build_id;       // kCreateDeployment, kStopDeployment
+  std::string deployment_id;  // kStopDeployment
+  api::CreateRegisteredModelRequest register_request;
+  api::CreateModelRequest model_request;
+  api::UpdateModelRequest update_request;
+  api::CreateModelBuildRequest build_request;
+  api::CreateModelDeploymentRequest deployment_request;
+  std::string summary;  // one line for plan output, status and logs
+};
+
+// A difference between live and desired, for `plan` output and drift metrics.
+struct FieldDiff {
+  std::string field;  // "resources.cpu", "description", "deployment", ...
+  std::string live;
+  std::string desired;
+};
+
+// What to do after this pass, besides the action (the reconciler turns it into a delay).
+enum class NextCheck {
+  kResync,    // in sync, or nothing will change without a new spec: the resync period
+  kProgress,  // CML is working (build, deployment) or a write was just made: poll adaptively
+  kStalled,   // needs a spec change or a retry; checked again at the resync period
+};
+
+struct Plan {
+  std::optional<PlannedAction> action;  // at most one write
+  bool suppressed_by_suspend = false;   // `action` is what would be done if not suspended
+  SyncState sync = SyncState::kUnknown;
+  HealthState health = HealthState::kUnknown;
+  // The reason and message for the conditions (CamelCase reason).
+  std::string reason;
+  std::string message;
+  bool stalled = false;
+  bool reconciling = false;
+  NextCheck next = NextCheck::kResync;
+  // When the operation being waited on began (for adaptive polling and deadlines).
+  std::optional<common::TimePoint> waiting_since;
+  std::vector<FieldDiff> diffs;
+  std::vector<std::string> drift;  // fields changed outside git (cml_reconciler_drift_total)
+  LiveState live;
+};
+
+// The pure heart of the reconciler (design section 4): from the desired spec, what CML shows
+// and the time, the next write (if any) and the status to report. No I/O, deterministic.
+Plan ComputePlan(const config::ModelDeploymentSpec& desired, const ObservedState& observed,
+                 const PlanContext& context);
+
+// The plan for a model removed from the desired state under --prune: stop its running
+// deployments, one per pass (never delete anything).
+Plan ComputePrunePlan(const std::string& project_id, const ObservedState& observed);
+
+}  // namespace cmlr::controllers

@@ -1,0 +1,348 @@
+#include "controllers/controller.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "tests/fakes/fake_clock.h"
+#include "tests/fakes/fake_cml_client.h"
+
+namespace cmlr::controllers {
+namespace {
+
+namespace net = boost::asio;
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+constexpr char kProject[] = "abcd-1234-efgh-5678";
+constexpr char kRuntime[] =
+    "docker.repository.cloudera.com/cloudera/cdsw/ml-runtime-py39:2024.02.1-b4";
+
+config::ModelDeploymentSpec Spec(std::string name = "fraud-classifier") {
+  config::ModelDeploymentSpec spec;
+  spec.name = name;
+  spec.project_id = kProject;
+  spec.model_name = name + "-endpoint";
+  spec.description = "Fraud Detection 2024";
+  spec.registered_model = {.name = "FraudCLF-alice", .version = 3};
+  spec.runtime = std::string(kRuntime);
+  spec.resources = {.cpu = 2, .memory_gib = 4, .gpus = 0, .replicas = 1};
+  return spec;
+}
+
+// Drives a Controller against the in-memory CML with a fake clock: no sleeps, no network.
+class ControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cml_.AddRuntime({.image_identifier = kRuntime,
+                     .editor = "Workbench",
+                     .kernel = "Python 3.9",
+                     .edition = "Standard",
+                     .full_version = "2024.02.1-b4",
+                     .status = "ENABLED"});
+    api::RegisteredModel model{.name = "FraudCLF-alice"};
+    for (int n = 1; n <= 4; ++n) {
+      api::RegisteredModelVersion version{.model_version_id = "rmv-v" + std::to_string(n),
+                                          .number = n};
+      version.model_version_metadata.mlflow_metadata.run_id = "run-" + std::to_string(n);
+      model.model_versions.push_back(version);
+    }
+    cml_.AddRegisteredModel(model);
+  }
+
+  void TearDown() override { Stop(); }
+
+  void Start(std::vector<config::ModelDeploymentSpec> specs, ControllerOptions options = {}) {
+    options.reconciler.poll_min = milliseconds(300);
+    controller_ =
+        std::make_unique<Controller>(io_.get_executor(), clock_, cml_, registry_, nullptr, options);
+    SetDesired(std::move(specs));
+    run_done_ = false;
+    net::co_spawn(io_, controller_->Run(), [this](std::exception_ptr) { run_done_ = true; });
+    io_.poll();
+  }
+
+  void SetDesired(std::vector<config::ModelDeploymentSpec> specs) {
+    auto snapshot = config::Snapshot::Create(std::move(specs));
+    ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+    controller_->SetDesiredState(*snapshot);
+    io_.poll();
+  }
+
+  // A crash: the controller and all its memory are gone; CML stays.
+  void Stop() {
+    if (!controller_) return;
+    controller_->ShutDown();
+    for (int i = 0; i < 100 && controller_->queue().in_flight() > 0; ++i)
+      Advance(milliseconds(100));
+    io_.poll();
+    controller_.reset();
+    io_.restart();
+    io_.poll();
+  }
+
+  void Advance(common::Duration duration) {
+    const common::TimePoint end = clock_.Now() + duration;
+    while (clock_.Now() < end) {
+      io_.poll();
+      clock_.Advance(std::min<common::Duration>(milliseconds(50), end - clock_.Now()));
+      io_.poll();
+    }
+  }
+
+  const ModelStatus& Status(const std::string& name = "fraud-classifier") {
+    const ModelStatus* status = controller_->statuses().Find(name);
+    EXPECT_NE(status, nullptr) << name;
+    static const ModelStatus kEmpty;
+    return status ? *status : kEmpty;
+  }
+
+  bool Converged(const std::string& name = "fraud-classifier") {
+    const ModelStatus* status = controller_->statuses().Find(name);
+    return status && status->sync == SyncState::kSynced && status->health == HealthState::kHealthy;
+  }
+
+  // Advances time until the model is Synced and Healthy (or the limit passes).
+  ::testing::AssertionResult ConvergeWithin(common::Duration limit,
+                                            const std::string& name = "fraud-classifier") {
+    const common::TimePoint end = clock_.Now() + limit;
+    while (clock_.Now() < end) {
+      if (Converged(name)) return ::testing::AssertionSuccess();
+      Advance(milliseconds(100));
+    }
+    const ModelStatus* status = controller_->statuses().Find(name);
+    if (status == nullptr) return ::testing::AssertionFailure() << "no status for " << name;
+    const Condition* ready = status->FindCondition(kConditionReady);
+    return ::testing::AssertionFailure()
+           << name << " is " << ToString(status->sync) << "/" << ToString(status->health) << ": "
+           << (ready ? ready->reason + " " + ready->message : "");
+  }
+
+  std::vector<api::ModelDeployment> Running(const std::string& model_id) {
+    std::vector<api::ModelDeployment> running;
+    for (const api::ModelDeployment& d : cml_.deployments(model_id)) {
+      if (IsRunning(d.status)) running.push_back(d);
+    }
+    return running;
+  }
+
+  std::string ModelId() {
+    auto models = cml_.models(kProject);
+    return models.empty() ? "" : models.front().id;
+  }
+
+  net::io_context io_;
+  // Keeps poll() from stopping the io_context whenever it runs out of ready work.
+  net::executor_work_guard<net::io_context::executor_type> work_{io_.get_executor()};
+  testing::FakeClock clock_;
+  testing::FakeCmlClient cml_{clock_};
+  bool run_done_ = true;
+  prometheus::Registry registry_;
+  std::unique_ptr<Controller> controller_;
+};
+
+// Verifies a fresh deploy: model, build, deployment, each once, then Synced+Healthy.
+TEST_F(ControllerTest, FreshDeployConverges) {
+  Start({Spec()});
+  ASSERT_TRUE(ConvergeWithin(seconds(10)));
+  EXPECT_EQ(cml_.calls("create_model"), 1);
+  EXPECT_EQ(cml_.calls("create_model_build"), 1);
+  EXPECT_EQ(cml_.calls("create_model_deployment"), 1);
+  EXPECT_EQ(cml_.writes(), 3);
+  EXPECT_LE(cml_.total_calls(), 25);
+  const ModelStatus& status = Status();
+  EXPECT_EQ(status.live.version, 3);
+  EXPECT_EQ(status.live.replicas, 1);
+  EXPECT_EQ(status.FindCondition(kConditionReady)->status, "True");
+  EXPECT_EQ(status.history.size(), 3u);
+  // Synced: a resync later costs reads only.
+  const int writes = cml_.writes();
+  Advance(seconds(70));
+  EXPECT_EQ(cml_.writes(), writes);
+  EXPECT_TRUE(Converged());
+}
+
+// Verifies that a resources change is one new deployment on the existing build.
+TEST_F(ControllerTest, ResourcesChangeRedeploysWithoutRebuild) {
+  Start({Spec()});
+  ASSERT_TRUE(ConvergeWithin(seconds(10)));
+  config::ModelDeploymentSpec bigger = Spec();
+  bigger.resources.cpu = 4;
+  bigger.resources.replicas = 3;
+  SetDesired({bigger});
+  ASSERT_TRUE(ConvergeWithin(seconds(10)));
+  EXPECT_EQ(cml_.calls("create_model_build"), 1);
+  EXPECT_EQ(cml_.calls("create_model_deployment"), 2);
+  const auto running = Running(ModelId());
+  ASSERT_EQ(running.size(), 1u);
+  EXPECT_EQ(running[0].cpu, 4);
+  EXPECT_EQ(running[0].replicas, 3);
+}
+
+// Verifies that a version change builds, deploys, and leaves the old deployment stopped.
+TEST_F(ControllerTest, VersionChangeBuildsDeploysAndStopsOld) {
+  Start({Spec()});
+  ASSERT_TRUE(ConvergeWithin(seconds(10)));
+  config::ModelDeploymentSpec next = Spec();
+  next.registered_model.version = 4;
+  SetDesired({next});
+  ASSERT_TRUE(ConvergeWithin(seconds(15)));
+  EXPECT_EQ(cml_.calls("create_model_build"), 2);
+  EXPECT_EQ(cml_.calls("create_model_deployment"), 2);
+  const auto running = Running(ModelId());
+  ASSERT_EQ(running.size(), 1u);
+  EXPECT_EQ(Status().live.version, 4);
+}
+
+// Verifies that a deployment stopped by hand is redeployed (selfHeal) and counted as drift.
+TEST_F(ControllerTest, UndoesDrift) {
+  Start({Spec()});
+  ASSERT_TRUE(ConvergeWithin(seconds(10)));
+  cml_.SetDeploymentStatus(Running(ModelId()).at(0).id, "stopped");
+  controller_->ReconcileNow("fraud-classifier");
+  Advance(milliseconds(10));
+  ASSERT_TRUE(ConvergeWithin(seconds(10)));
+  EXPECT_EQ(cml_.calls("create_model_deployment"), 2);
+  EXPECT_EQ(Running(ModelId()).size(), 1u);
+  bool drift_counted = false;
+  for (const auto& family : registry_.Collect()) {
+    if (family.name == "cml_reconciler_drift_total" && !family.metric.empty()) {
+      drift_counted = family.metric[0].counter.value >= 1;
+    }
+  }
+  EXPECT_TRUE(drift_counted);
+}
+
+// Verifies that with selfHeal: false drift is reported, not undone.
+TEST_F(ControllerTest, LeavesDriftAloneWithoutSelfHeal) {
+  config::ModelDeploymentSpec spec = Spec();
+  spec.sync.self_heal = false;
+  Start({spec});
+  ASSERT_TRUE(ConvergeWithin(seconds(10)));
+  cml_.SetDeploymentStatus(Running(ModelId()).at(0).id, "stopped");
+  controller_->ReconcileNow("fraud-classifier");
+  Advance(seconds(5));
+  EXPECT_EQ(cml_.calls("create_model_deployment"), 1);
+  EXPECT_EQ(Status().sync, SyncState::kOutOfSync);
+  EXPECT_EQ(Status().FindCondition(kConditionReady)->reason, "DriftDetected");
+}
+
+// Verifies that three failed builds stall the model, and a retry starts a fresh set.
+TEST_F(ControllerTest, StallsAfterThreeFailedBuildsAndRetryStartsOver) {
+  cml_.MarkVersionBroken("rmv-v3");
+  Start({Spec()});
+  Advance(seconds(30));
+  EXPECT_EQ(cml_.calls("create_model_build"), 3);
+  EXPECT_EQ(Status().FindCondition(kConditionStalled)->status, "True");
+  EXPECT_EQ(Status().FindCondition(kConditionStalled)->reason, "BuildFailed");
+  Advance(minutes(3));
+  EXPECT_EQ(cml_.calls("create_model_build"), 3);  // stalled means no more attempts
+
+  ASSERT_TRUE(controller_->Retry("fraud-classifier"));
+  Advance(seconds(30));
+  EXPECT_EQ(cml_.calls("create_model_build"), 6);
+}
+
+// Verifies that a create whose answer is lost is never repeated: one model, one build.
+TEST_F(ControllerTest, AmbiguousCreatesNeverDuplicate) {
+  cml_.LoseNextAnswer("create_model");
+  cml_.LoseNextAnswer("create_model_build");
+  cml_.LoseNextAnswer("create_model_deployment");
+  Start({Spec()});
+  ASSERT_TRUE(ConvergeWithin(minutes(2)));
+  EXPECT_EQ(cml_.models(kProject).size(), 1u);
+  EXPECT_EQ(cml_.builds(ModelId()).size(), 1u);
+  EXPECT_EQ(cml_.deployments(ModelId()).size(), 1u);
+}
+
+// Verifies that a restart in the middle of a build adopts that build instead of starting another.
+TEST_F(ControllerTest, RestartMidBuildAdoptsBuild) {
+  Start({Spec()});
+  Advance(seconds(1));
+  ASSERT_EQ(cml_.calls("create_model_build"), 1);
+  Stop();
+  Start({Spec()});
+  ASSERT_TRUE(ConvergeWithin(seconds(10)));
+  EXPECT_EQ(cml_.calls("create_model_build"), 1);
+  EXPECT_EQ(cml_.builds(ModelId()).size(), 1u);
+}
+
+// Verifies that a suspended model is observed and reported, never written.
+TEST_F(ControllerTest, SuspendWritesNothing) {
+  config::ModelDeploymentSpec spec = Spec();
+  spec.sync.suspend = {.suspended = true, .reason = "audit"};
+  Start({spec});
+  Advance(seconds(10));
+  EXPECT_EQ(cml_.writes(), 0);
+  EXPECT_EQ(Status().health, HealthState::kSuspended);
+  EXPECT_NE(Status().planned_action.find("create_model"), std::string::npos);
+}
+
+// Verifies replicas: 0 stops serving and keeps the model and build.
+TEST_F(ControllerTest, ReplicasZeroStopsServing) {
+  Start({Spec()});
+  ASSERT_TRUE(ConvergeWithin(seconds(10)));
+  config::ModelDeploymentSpec zero = Spec();
+  zero.resources.replicas = 0;
+  SetDesired({zero});
+  Advance(seconds(5));
+  EXPECT_TRUE(Running(ModelId()).empty());
+  EXPECT_EQ(cml_.models(kProject).size(), 1u);
+  EXPECT_EQ(Status().health, HealthState::kSuspended);
+  EXPECT_EQ(Status().sync, SyncState::kSynced);
+}
+
+// Verifies --prune: a removed model's deployments are stopped, nothing is deleted; without it,
+// nothing happens.
+TEST_F(ControllerTest, PruneStopsRemovedModelOnlyWhenAsked) {
+  ControllerOptions options;
+  options.reconciler.prune = true;
+  Start({Spec(), Spec("other")}, options);
+  ASSERT_TRUE(ConvergeWithin(seconds(10)));
+  ASSERT_TRUE(ConvergeWithin(seconds(10), "other"));
+  SetDesired({Spec()});
+  Advance(seconds(5));
+  std::string other_id;
+  for (const api::Model& m : cml_.models(kProject)) {
+    if (m.name == "other-endpoint") other_id = m.id;
+  }
+  ASSERT_FALSE(other_id.empty());
+  EXPECT_TRUE(Running(other_id).empty());
+  EXPECT_EQ(cml_.calls("delete_model"), 0);
+  EXPECT_EQ(Running(ModelId()).size(), 1u);
+}
+
+// Verifies that without --prune a removed model keeps serving.
+TEST_F(ControllerTest, RemovedModelKeepsServingWithoutPrune) {
+  Start({Spec()});
+  ASSERT_TRUE(ConvergeWithin(seconds(10)));
+  const int writes = cml_.writes();
+  SetDesired({});
+  Advance(seconds(5));
+  EXPECT_EQ(cml_.writes(), writes);
+  EXPECT_EQ(Running(ModelId()).size(), 1u);
+  EXPECT_EQ(controller_->statuses().Find("fraud-classifier"), nullptr);
+}
+
+// Verifies that a storm of throttled reads is waited out (backoff), then converges.
+TEST_F(ControllerTest, WaitsOutThrottling) {
+  for (int i = 0; i < 5; ++i) {
+    cml_.FailNext("list_models",
+                  common::UnavailableError("HTTP 429: slow down").WithHttpStatus(429));
+  }
+  Start({Spec()});
+  ASSERT_TRUE(ConvergeWithin(minutes(3)));
+  EXPECT_EQ(cml_.models(kProject).size(), 1u);
+  EXPECT_EQ(cml_.calls("create_model"), 1);
+}
+
+}  // namespace
+}  // namespace cmlr::controllers

@@ -1,0 +1,536 @@
+#include "controllers/planner.h"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/time_format.h"
+
+namespace cmlr::controllers {
+namespace {
+
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+constexpr char kRuntime[] =
+    "docker.repository.cloudera.com/cloudera/cdsw/ml-runtime-workbench-python3.9-standard:"
+    "2024.02.1-b4";
+
+common::TimePoint T0() { return *common::ParseRfc3339("2026-11-27T10:00:00Z"); }
+
+config::ModelDeploymentSpec Spec() {
+  config::ModelDeploymentSpec spec;
+  spec.name = "fraud-classifier";
+  spec.project_id = "abcd-1234-efgh-5678";
+  spec.model_name = "FraudCLF-endpoint";
+  spec.description = "Fraud Detection 2024";
+  spec.registered_model = {.name = "FraudCLF-alice", .version = 3};
+  spec.runtime = std::string(kRuntime);
+  spec.resources = {.cpu = 2, .memory_gib = 4, .gpus = 0, .replicas = 2};
+  spec.environment = {{"LOG_LEVEL", "info"}};
+  spec.digest = "0123456789abcdef0123456789abcdef";
+  return spec;
+}
+
+api::ModelBuild Build(std::string id, std::string status, common::TimePoint created,
+                      std::string comment = "") {
+  api::ModelBuild b;
+  b.id = std::move(id);
+  b.model_id = "m-1";
+  b.status = std::move(status);
+  b.created_at = created;
+  b.runtime_identifier = kRuntime;
+  b.registered_model_version_id = "v-3";
+  b.comment = comment.empty() ? BuildMarker(Spec()) : comment;
+  return b;
+}
+
+api::ModelDeployment Deployment(std::string id, std::string build_id, std::string status,
+                                common::TimePoint created) {
+  api::ModelDeployment d;
+  d.id = std::move(id);
+  d.model_id = "m-1";
+  d.build_id = std::move(build_id);
+  d.status = std::move(status);
+  d.created_at = created;
+  d.cpu = 2;
+  d.memory = 4;
+  d.replicas = 2;
+  d.environment = {{"LOG_LEVEL", "info"}};
+  return d;
+}
+
+// A model whose registry, runtime and CML model exist and match: builds and deployments are
+// added per test.
+ObservedState Observed() {
+  ObservedState o;
+  o.registered_model = api::RegisteredModel{.model_id = "rm-1", .name = "FraudCLF-alice"};
+  o.version =
+      api::RegisteredModelVersion{.model_id = "rm-1", .model_version_id = "v-3", .number = 3};
+  o.runtime_identifier = kRuntime;
+  o.model = api::Model{.id = "m-1",
+                       .name = "FraudCLF-endpoint",
+                       .description = "Fraud Detection 2024",
+                       .auth_enabled = true};
+  return o;
+}
+
+ObservedState Serving() {
+  ObservedState o = Observed();
+  o.builds.push_back(Build("b-1", "built", T0() - minutes(20)));
+  o.deployments.push_back(Deployment("d-1", "b-1", "deployed", T0() - minutes(10)));
+  return o;
+}
+
+PlanContext At(common::TimePoint now = T0()) { return {.now = now}; }
+
+// Verifies that a model that matches in every respect plans no write and is Synced+Healthy.
+TEST(PlannerTest, NothingToDoWhenInSync) {
+  const Plan plan = ComputePlan(Spec(), Serving(), At());
+  EXPECT_FALSE(plan.action);
+  EXPECT_EQ(plan.sync, SyncState::kSynced);
+  EXPECT_EQ(plan.health, HealthState::kHealthy);
+  EXPECT_EQ(plan.next, NextCheck::kResync);
+  EXPECT_TRUE(plan.diffs.empty());
+  EXPECT_EQ(plan.live.deployment_id, "d-1");
+  EXPECT_EQ(plan.live.replicas, 2);
+  EXPECT_EQ(plan.live.version, 3);
+}
+
+// Verifies the fromExperimentRun row: no version with the run id registers it.
+TEST(PlannerTest, RegistersVersionFromRunWhenMissing) {
+  config::ModelDeploymentSpec spec = Spec();
+  spec.registered_model = {.name = "FraudCLF-alice",
+                           .from_experiment_run = config::ExperimentRunSource{
+                               "3bmr-ju29-om6c-5aeo", "8f2c1e0b", "artifacts"}};
+  ObservedState o = Observed();
+  o.version.reset();
+  const Plan plan = ComputePlan(spec, o, At());
+  ASSERT_TRUE(plan.action);
+  EXPECT_EQ(plan.action->kind, ActionKind::kCreateRegisteredModel);
+  EXPECT_EQ(plan.action->register_request.run_id, "8f2c1e0b");
+  EXPECT_EQ(plan.action->register_request.experiment_id, "3bmr-ju29-om6c-5aeo");
+  EXPECT_EQ(plan.action->register_request.model_name, "FraudCLF-alice");
+  EXPECT_EQ(plan.action->register_request.project_id, "abcd-1234-efgh-5678");
+  EXPECT_EQ(plan.action->register_request.model_path, "artifacts");
+  o.registered_model.reset();
+  EXPECT_EQ(ComputePlan(spec, o, At()).action->kind, ActionKind::kCreateRegisteredModel);
+}
+
+// Verifies that a missing registry model or version without a run to register stalls.
+TEST(PlannerTest, StallsWhenVersionMissing) {
+  ObservedState o = Observed();
+  o.version.reset();
+  Plan plan = ComputePlan(Spec(), o, At());
+  EXPECT_FALSE(plan.action);
+  EXPECT_TRUE(plan.stalled);
+  EXPECT_EQ(plan.reason, "RegisteredModelVersionNotFound");
+  EXPECT_EQ(plan.sync, SyncState::kOutOfSync);
+  o.registered_model.reset();
+  o.model.reset();
+  plan = ComputePlan(Spec(), o, At());
+  EXPECT_EQ(plan.reason, "RegisteredModelVersionNotFound");
+  EXPECT_EQ(plan.health, HealthState::kMissing);
+  EXPECT_NE(plan.message.find("FraudCLF-alice"), std::string::npos);
+}
+
+// Verifies that a runtime selector matching nothing stalls with RuntimeNotFound.
+TEST(PlannerTest, StallsWhenRuntimeSelectorMatchesNothing) {
+  config::ModelDeploymentSpec spec = Spec();
+  spec.runtime = config::RuntimeSelector{.kernel = "Python 4.0"};
+  ObservedState o = Observed();
+  o.runtime_identifier.reset();
+  const Plan plan = ComputePlan(spec, o, At());
+  EXPECT_TRUE(plan.stalled);
+  EXPECT_EQ(plan.reason, "RuntimeNotFound");
+}
+
+// Verifies the "no model" row: create_model with the spec's name, description and auth.
+TEST(PlannerTest, CreatesModelWhenAbsent) {
+  config::ModelDeploymentSpec spec = Spec();
+  spec.authentication = false;
+  ObservedState o = Observed();
+  o.model.reset();
+  const Plan plan = ComputePlan(spec, o, At());
+  ASSERT_TRUE(plan.action);
+  EXPECT_EQ(plan.action->kind, ActionKind::kCreateModel);
+  EXPECT_EQ(plan.action->model_request.name, "FraudCLF-endpoint");
+  EXPECT_EQ(plan.action->model_request.description, "Fraud Detection 2024");
+  EXPECT_TRUE(plan.action->model_request.disable_authentication);
+  EXPECT_EQ(plan.action->model_request.registered_model_id, "rm-1");
+  EXPECT_EQ(plan.health, HealthState::kMissing);
+  EXPECT_EQ(plan.next, NextCheck::kProgress);
+}
+
+// Verifies the description row: update_model with only the description.
+TEST(PlannerTest, UpdatesDescriptionWhenDifferent) {
+  ObservedState o = Serving();
+  o.model->description = "old";
+  const Plan plan = ComputePlan(Spec(), o, At());
+  ASSERT_TRUE(plan.action);
+  EXPECT_EQ(plan.action->kind, ActionKind::kUpdateModel);
+  EXPECT_EQ(plan.action->model_id, "m-1");
+  EXPECT_EQ(plan.action->update_request.description, "Fraud Detection 2024");
+  EXPECT_FALSE(plan.action->update_request.name.has_value());
+  ASSERT_EQ(plan.diffs.size(), 1u);
+  EXPECT_EQ(plan.diffs[0].field, "description");
+  EXPECT_EQ(plan.diffs[0].live, "old");
+}
+
+// Verifies that an authentication change is reported as immutable and never written.
+TEST(PlannerTest, ReportsAuthenticationChangeAsImmutable) {
+  ObservedState o = Serving();
+  o.model->auth_enabled = false;
+  const Plan plan = ComputePlan(Spec(), o, At());
+  EXPECT_FALSE(plan.action);
+  EXPECT_EQ(plan.sync, SyncState::kOutOfSync);
+  EXPECT_EQ(plan.reason, "ImmutableFieldChanged");
+  EXPECT_EQ(plan.health, HealthState::kHealthy);
+}
+
+// Verifies the build row: no matching build creates one, with the ownership marker.
+TEST(PlannerTest, CreatesBuildWhenNoneMatches) {
+  ObservedState o = Observed();
+  // A build of another version and one on another runtime do not match.
+  o.builds.push_back(Build("b-old", "built", T0() - minutes(60)));
+  o.builds.back().registered_model_version_id = "v-2";
+  o.builds.push_back(Build("b-rt", "built", T0() - minutes(50)));
+  o.builds.back().runtime_identifier = "other-runtime";
+  const Plan plan = ComputePlan(Spec(), o, At());
+  ASSERT_TRUE(plan.action);
+  EXPECT_EQ(plan.action->kind, ActionKind::kCreateBuild);
+  EXPECT_EQ(plan.action->build_request.registered_model_version_id, "v-3");
+  EXPECT_EQ(plan.action->build_request.runtime_identifier, kRuntime);
+  EXPECT_EQ(plan.action->build_request.model_id, "m-1");
+  EXPECT_EQ(plan.action->build_request.comment, "cml-reconciler fraud-classifier 0123456789ab");
+  EXPECT_EQ(plan.reason, "CreatingBuild");
+}
+
+// Verifies that every in-progress build status (known and unknown) is waited on.
+TEST(PlannerTest, WaitsOnBuildInProgressForEveryNonTerminalStatus) {
+  for (const char* status : {"queued", "pending", "pushing", "unknown", "Building", "NEW-THING"}) {
+    ObservedState o = Observed();
+    o.builds.push_back(Build("b-1", status, T0() - minutes(1)));
+    const Plan plan = ComputePlan(Spec(), o, At());
+    EXPECT_FALSE(plan.action) << status;
+    EXPECT_EQ(plan.reason, "BuildInProgress") << status;
+    EXPECT_EQ(plan.health, HealthState::kProgressing) << status;
+    EXPECT_EQ(plan.next, NextCheck::kProgress) << status;
+    ASSERT_TRUE(plan.waiting_since) << status;
+    EXPECT_EQ(*plan.waiting_since, T0() - minutes(1));
+  }
+}
+
+// Verifies that a build past buildTimeout is reported Degraded and still not duplicated.
+TEST(PlannerTest, DegradesWhenBuildTimesOut) {
+  ObservedState o = Observed();
+  o.builds.push_back(Build("b-1", "pushing", T0() - minutes(31)));
+  const Plan plan = ComputePlan(Spec(), o, At());
+  EXPECT_FALSE(plan.action);
+  EXPECT_EQ(plan.health, HealthState::kDegraded);
+  EXPECT_EQ(plan.reason, "BuildTimeout");
+}
+
+// Verifies that both success spellings are read as built, case-insensitively.
+TEST(PlannerTest, ReadsBuiltAndSucceededAsSuccess) {
+  for (const char* status : {"built", "succeeded", "BUILT", "Succeeded"}) {
+    EXPECT_EQ(ClassifyBuild(status), BuildPhase::kSucceeded) << status;
+  }
+  for (const char* status : {"build failed", "timedout", "Build Failed", "TIMEDOUT"}) {
+    EXPECT_EQ(ClassifyBuild(status), BuildPhase::kFailed) << status;
+  }
+}
+
+// Verifies the deployment status vocabulary, unknown strings included.
+TEST(PlannerTest, ClassifiesDeploymentStatuses) {
+  EXPECT_EQ(ClassifyDeployment("deployed"), DeploymentPhase::kDeployed);
+  EXPECT_EQ(ClassifyDeployment("Deployed"), DeploymentPhase::kDeployed);
+  EXPECT_EQ(ClassifyDeployment("failed"), DeploymentPhase::kFailed);
+  EXPECT_EQ(ClassifyDeployment("stopped"), DeploymentPhase::kStopped);
+  for (const char* s : {"pending", "deploying", "stopping", "whatever-next"}) {
+    EXPECT_EQ(ClassifyDeployment(s), DeploymentPhase::kInProgress) << s;
+  }
+  EXPECT_TRUE(IsRunning("deployed"));
+  EXPECT_TRUE(IsRunning("pending"));
+  EXPECT_TRUE(IsRunning("deploying"));
+  EXPECT_FALSE(IsRunning("stopping"));
+  EXPECT_FALSE(IsRunning("stopped"));
+  EXPECT_FALSE(IsRunning("failed"));
+}
+
+// Verifies attempts: failed builds with this spec's marker count; at maxAttempts it stalls.
+TEST(PlannerTest, StallsAfterMaxFailedBuilds) {
+  ObservedState o = Observed();
+  o.builds.push_back(Build("b-1", "build failed", T0() - minutes(30)));
+  o.builds.push_back(Build("b-2", "timedout", T0() - minutes(20)));
+  Plan plan = ComputePlan(Spec(), o, At());
+  ASSERT_TRUE(plan.action);
+  EXPECT_EQ(plan.action->kind, ActionKind::kCreateBuild);
+  EXPECT_EQ(plan.reason, "RetryingBuild");
+
+  o.builds.push_back(Build("b-3", "build failed", T0() - minutes(10)));
+  plan = ComputePlan(Spec(), o, At());
+  EXPECT_FALSE(plan.action);
+  EXPECT_TRUE(plan.stalled);
+  EXPECT_EQ(plan.reason, "BuildFailed");
+  EXPECT_NE(plan.message.find("b-3"), std::string::npos);
+
+  // A retry forgets the attempts made before it.
+  PlanContext retried = At();
+  retried.attempts_since = T0() - minutes(5);
+  plan = ComputePlan(Spec(), o, retried);
+  ASSERT_TRUE(plan.action);
+  EXPECT_EQ(plan.action->kind, ActionKind::kCreateBuild);
+}
+
+// Verifies that failed builds of another spec (other marker) are not this spec's attempts.
+TEST(PlannerTest, IgnoresFailedBuildsOfOtherSpecs) {
+  ObservedState o = Observed();
+  for (int i = 0; i < 5; ++i) {
+    o.builds.push_back(Build("b-" + std::to_string(i), "build failed", T0() - minutes(30 - i),
+                             "cml-reconciler fraud-classifier ffffffffffff"));
+  }
+  const Plan plan = ComputePlan(Spec(), o, At());
+  ASSERT_TRUE(plan.action);
+  EXPECT_EQ(plan.action->kind, ActionKind::kCreateBuild);
+}
+
+// Verifies the deploy row: a built build without a matching deployment gets one, with the
+// request's GPU field and the environment map.
+TEST(PlannerTest, DeploysBuiltBuild) {
+  config::ModelDeploymentSpec spec = Spec();
+  spec.resources.gpus = 1;
+  ObservedState o = Observed();
+  o.builds.push_back(Build("b-1", "built", T0() - minutes(5)));
+  const Plan plan = ComputePlan(spec, o, At());
+  ASSERT_TRUE(plan.action);
+  EXPECT_EQ(plan.action->kind, ActionKind::kCreateDeployment);
+  const api::CreateModelDeploymentRequest& r = plan.action->deployment_request;
+  EXPECT_EQ(r.build_id, "b-1");
+  EXPECT_EQ(r.cpu, 2);
+  EXPECT_EQ(r.memory, 4);
+  EXPECT_EQ(r.nvidia_gpus, 1);
+  EXPECT_EQ(r.replicas, 2);
+  EXPECT_EQ(r.environment.at("LOG_LEVEL"), "info");
+  EXPECT_EQ(plan.reason, "CreatingDeployment");
+}
+
+// Verifies that a resources change is one new deployment on the existing build, no rebuild.
+TEST(PlannerTest, ResourcesChangeDeploysOnExistingBuild) {
+  config::ModelDeploymentSpec spec = Spec();
+  spec.resources.cpu = 4;
+  spec.resources.replicas = 3;
+  const Plan plan = ComputePlan(spec, Serving(), At());
+  ASSERT_TRUE(plan.action);
+  EXPECT_EQ(plan.action->kind, ActionKind::kCreateDeployment);
+  EXPECT_EQ(plan.action->build_id, "b-1");
+  EXPECT_TRUE(plan.drift.empty());
+  std::vector<std::string> fields;
+  for (const FieldDiff& d : plan.diffs) fields.push_back(d.field);
+  EXPECT_EQ(fields, (std::vector<std::string>{"resources.cpu", "resources.replicas"}));
+  EXPECT_EQ(plan.health, HealthState::kProgressing);
+}
+
+// Verifies that an environment change also redeploys without a rebuild.
+TEST(PlannerTest, EnvironmentChangeDeploysOnExistingBuild) {
+  config::ModelDeploymentSpec spec = Spec();
+  spec.environment["FEATURE"] = "on";
+  const Plan plan = ComputePlan(spec, Serving(), At());
+  ASSERT_TRUE(plan.action);
+  EXPECT_EQ(plan.action->kind, ActionKind::kCreateDeployment);
+  ASSERT_EQ(plan.diffs.size(), 1u);
+  EXPECT_EQ(plan.diffs[0].field, "environment");
+}
+
+// Verifies that a version change needs a new build first.
+TEST(PlannerTest, VersionChangeCreatesBuild) {
+  ObservedState o = Serving();
+  o.version->model_version_id = "v-4";
+  o.version->number = 4;
+  const Plan plan = ComputePlan(Spec(), o, At());
+  ASSERT_TRUE(plan.action);
+  EXPECT_EQ(plan.action->kind, ActionKind::kCreateBuild);
+  EXPECT_EQ(plan.action->build_request.registered_model_version_id, "v-4");
+  EXPECT_EQ(plan.health, HealthState::kProgressing);  // the old version still serves
+}
+
+// Verifies that a pending or deploying matching deployment is waited on, with a deadline.
+TEST(PlannerTest, WaitsOnDeploymentAndDegradesAfterTimeout) {
+  ObservedState o = Observed();
+  o.builds.push_back(Build("b-1", "built", T0() - minutes(30)));
+  o.deployments.push_back(Deployment("d-1", "b-1", "deploying", T0() - minutes(2)));
+  Plan plan = ComputePlan(Spec(), o, At());
+  EXPECT_FALSE(plan.action);
+  EXPECT_EQ(plan.reason, "DeploymentInProgress");
+  EXPECT_EQ(plan.health, HealthState::kProgressing);
+  plan = ComputePlan(Spec(), o, At(T0() + minutes(14)));
+  EXPECT_EQ(plan.reason, "DeploymentTimeout");
+  EXPECT_EQ(plan.health, HealthState::kDegraded);
+  EXPECT_FALSE(plan.action);
+}
+
+// Verifies that once ours is deployed the model's other running deployments are stopped.
+TEST(PlannerTest, StopsOtherRunningDeploymentsOnceDeployed) {
+  ObservedState o = Serving();
+  o.builds.push_back(Build("b-0", "built", T0() - minutes(90)));
+  o.builds.back().registered_model_version_id = "v-2";
+  o.deployments.push_back(Deployment("d-0", "b-0", "deployed", T0() - minutes(80)));
+  const Plan plan = ComputePlan(Spec(), o, At());
+  ASSERT_TRUE(plan.action);
+  EXPECT_EQ(plan.action->kind, ActionKind::kStopDeployment);
+  EXPECT_EQ(plan.action->deployment_id, "d-0");
+  EXPECT_EQ(plan.action->build_id, "b-0");
+  EXPECT_EQ(plan.health, HealthState::kHealthy);
+}
+
+// Verifies that a failed deployment counts as an attempt and is redeployed while attempts
+// remain, then stalls.
+TEST(PlannerTest, RedeploysFailedDeploymentUntilAttemptsRunOut) {
+  ObservedState o = Observed();
+  o.builds.push_back(Build("b-1", "built", T0() - minutes(30)));
+  o.deployments.push_back(Deployment("d-1", "b-1", "failed", T0() - minutes(20)));
+  Plan plan = ComputePlan(Spec(), o, At());
+  ASSERT_TRUE(plan.action);
+  EXPECT_EQ(plan.action->kind, ActionKind::kCreateDeployment);
+  EXPECT_EQ(plan.reason, "RetryingDeployment");
+  o.deployments.push_back(Deployment("d-2", "b-1", "failed", T0() - minutes(15)));
+  o.deployments.push_back(Deployment("d-3", "b-1", "failed", T0() - minutes(10)));
+  plan = ComputePlan(Spec(), o, At());
+  EXPECT_FALSE(plan.action);
+  EXPECT_TRUE(plan.stalled);
+  EXPECT_EQ(plan.reason, "DeploymentFailed");
+}
+
+// Verifies replicas: 0 stops every running deployment, then reports Suspended and Synced.
+TEST(PlannerTest, ReplicasZeroStopsEverything) {
+  config::ModelDeploymentSpec spec = Spec();
+  spec.resources.replicas = 0;
+  ObservedState o = Serving();
+  Plan plan = ComputePlan(spec, o, At());
+  ASSERT_TRUE(plan.action);
+  EXPECT_EQ(plan.action->kind, ActionKind::kStopDeployment);
+  EXPECT_EQ(plan.action->deployment_id, "d-1");
+  o.deployments[0].status = "stopped";
+  plan = ComputePlan(spec, o, At());
+  EXPECT_FALSE(plan.action);
+  EXPECT_EQ(plan.sync, SyncState::kSynced);
+  EXPECT_EQ(plan.health, HealthState::kSuspended);
+}
+
+// Verifies drift: our deployment stopped from outside is redeployed with selfHeal and counted.
+TEST(PlannerTest, UndoesDriftWithSelfHeal) {
+  ObservedState o = Serving();
+  o.deployments[0].status = "stopped";
+  const Plan plan = ComputePlan(Spec(), o, At());
+  ASSERT_TRUE(plan.action);
+  EXPECT_EQ(plan.action->kind, ActionKind::kCreateDeployment);
+  EXPECT_EQ(plan.reason, "UndoingDrift");
+  EXPECT_EQ(plan.drift, (std::vector<std::string>{"deployment"}));
+}
+
+// Verifies drift by a hand-made deployment with other resources, undone or left alone.
+TEST(PlannerTest, HandMadeDeploymentIsDrift) {
+  ObservedState o = Serving();
+  o.deployments[0].status = "stopped";
+  api::ModelDeployment manual = Deployment("d-manual", "b-1", "deployed", T0() - minutes(1));
+  manual.cpu = 8;
+  o.deployments.push_back(manual);
+  Plan plan = ComputePlan(Spec(), o, At());
+  ASSERT_TRUE(plan.action);
+  EXPECT_EQ(plan.action->kind, ActionKind::kCreateDeployment);
+  EXPECT_EQ(plan.drift, (std::vector<std::string>{"resources.cpu"}));
+
+  config::ModelDeploymentSpec spec = Spec();
+  spec.sync.self_heal = false;
+  plan = ComputePlan(spec, o, At());
+  EXPECT_FALSE(plan.action);
+  EXPECT_EQ(plan.sync, SyncState::kOutOfSync);
+  EXPECT_EQ(plan.reason, "DriftDetected");
+  EXPECT_EQ(plan.health, HealthState::kHealthy);  // something still serves
+}
+
+// Verifies suspend: observe and report only, with the would-be action kept for status.
+TEST(PlannerTest, SuspendPlansNoWrite) {
+  config::ModelDeploymentSpec spec = Spec();
+  spec.sync.suspend = {.suspended = true, .reason = "freeze for audit"};
+  ObservedState o = Serving();
+  o.deployments[0].status = "stopped";
+  Plan plan = ComputePlan(spec, o, At());
+  EXPECT_TRUE(plan.suppressed_by_suspend);
+  EXPECT_EQ(plan.health, HealthState::kSuspended);
+  EXPECT_EQ(plan.sync, SyncState::kOutOfSync);
+  EXPECT_EQ(plan.message, "freeze for audit");
+  // After `until`, the suspension no longer applies.
+  spec.sync.suspend.until = T0() - seconds(1);
+  plan = ComputePlan(spec, o, At());
+  EXPECT_FALSE(plan.suppressed_by_suspend);
+  ASSERT_TRUE(plan.action);
+}
+
+// Verifies prune: stop running deployments one by one, never delete.
+TEST(PlannerTest, PruneStopsRunningDeployments) {
+  ObservedState o = Serving();
+  Plan plan = ComputePrunePlan("abcd-1234-efgh-5678", o);
+  ASSERT_TRUE(plan.action);
+  EXPECT_EQ(plan.action->kind, ActionKind::kStopDeployment);
+  o.deployments[0].status = "stopped";
+  plan = ComputePrunePlan("abcd-1234-efgh-5678", o);
+  EXPECT_FALSE(plan.action);
+  EXPECT_EQ(plan.sync, SyncState::kSynced);
+}
+
+// Verifies runtime resolution: newest ENABLED match, exact field comparison.
+TEST(PlannerTest, ResolvesRuntimeSelectorToNewestEnabled) {
+  std::vector<api::Runtime> runtimes = {
+      {.image_identifier = "py39-old",
+       .editor = "Workbench",
+       .kernel = "Python 3.9",
+       .edition = "Standard",
+       .full_version = "2023.08.2-b8",
+       .status = "ENABLED"},
+      {.image_identifier = "py39-new",
+       .editor = "Workbench",
+       .kernel = "Python 3.9",
+       .edition = "Standard",
+       .full_version = "2024.02.1-b4",
+       .status = "ENABLED"},
+      {.image_identifier = "py39-newest-disabled",
+       .editor = "Workbench",
+       .kernel = "Python 3.9",
+       .edition = "Standard",
+       .full_version = "2024.10.1-b1",
+       .status = "DISABLED"},
+      {.image_identifier = "py39-jupyter",
+       .editor = "JupyterLab",
+       .kernel = "Python 3.9",
+       .edition = "Standard",
+       .full_version = "2025.01.1-b1",
+       .status = "ENABLED"},
+      {.image_identifier = "py3.9.1",
+       .editor = "Workbench",
+       .kernel = "Python 3.9.1",
+       .edition = "Standard",
+       .full_version = "2026.01.1-b1",
+       .status = "ENABLED"},
+  };
+  auto resolved = ResolveRuntime(
+      {.kernel = "Python 3.9", .edition = "Standard", .editor = "Workbench"}, runtimes);
+  ASSERT_TRUE(resolved);
+  EXPECT_EQ(resolved->image_identifier, "py39-new");
+  EXPECT_EQ(ResolveRuntime({.kernel = "Python 3.9"}, runtimes)->image_identifier, "py39-jupyter");
+  EXPECT_FALSE(ResolveRuntime({.kernel = "Python 3.11"}, runtimes));
+  // Numeric comparison of version parts: b10 is newer than b9.
+  runtimes = {{.image_identifier = "b9",
+               .kernel = "K",
+               .full_version = "2024.02.1-b9",
+               .status = "ENABLED"},
+              {.image_identifier = "b10",
+               .kernel = "K",
+               .full_version = "2024.02.1-b10",
+               .status = "ENABLED"}};
+  EXPECT_EQ(ResolveRuntime({.kernel = "K"}, runtimes)->image_identifier, "b10");
+}
+
+}  // namespace
+}  // namespace cmlr::controllers

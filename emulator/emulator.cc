@@ -1,0 +1,275 @@
+#include "emulator/emulator.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/field.hpp>
+
+#include "emulator/admin.h"
+#include "emulator/api_handlers.h"
+#include "emulator/inference.h"
+#include "emulator/wire.h"
+
+namespace cmlr::emulator {
+
+namespace {
+
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+using common::HttpRequest;
+using common::HttpResponse;
+using common::Status;
+using common::StatusOr;
+using nlohmann::json;
+
+constexpr std::size_t kReadCacheEntries = 1024;
+
+std::string_view BearerKey(const HttpRequest& request) {
+  const auto it = request.find(http::field::authorization);
+  if (it == request.end()) return {};
+  std::string_view value(it->value().data(), it->value().size());
+  constexpr std::string_view kScheme = "bearer ";
+  if (value.size() <= kScheme.size()) return {};
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(value[i])) != kScheme[i]) return {};
+  }
+  value.remove_prefix(kScheme.size());
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  return value;
+}
+
+Status WriteFileAtomically(const std::string& path, const std::string& content) {
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    if (!out) return common::InternalError(fmt::format("cannot write {}", temp));
+    out << content;
+    out.flush();
+    if (!out) return common::InternalError(fmt::format("cannot write {}", temp));
+  }
+  std::error_code ec;
+  std::filesystem::rename(temp, path, ec);
+  if (ec) return common::InternalError(fmt::format("cannot rename {}: {}", temp, ec.message()));
+  return common::OkStatus();
+}
+
+}  // namespace
+
+HttpResponse JsonResponse(unsigned http_status, const json& body) {
+  HttpResponse response{static_cast<http::status>(http_status), 11};
+  response.set(http::field::content_type, "application/json");
+  // Invalid UTF-8 (say, from a percent-decoded id in an error message) must not throw.
+  response.body() = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  return response;
+}
+
+HttpResponse StatusResponse(const Status& status) {
+  return JsonResponse(static_cast<unsigned>(HttpStatusForCode(status.code())), ErrorBody(status));
+}
+
+HttpResponse Emulator::ErrorResponse(unsigned http_status, const std::string& message) {
+  // 413 stays 413 (a body over the limit); its code says "fix the input".
+  const auto code = http_status == 413 || http_status == 400 ? common::StatusCode::kInvalidArgument
+                                                             : common::StatusCode::kInternal;
+  return JsonResponse(http_status, ErrorBody(Status(code, message)));
+}
+
+Emulator::Emulator(EmulatorOptions options, common::Clock& clock, Fixture fixture)
+    : options_(std::move(options)),
+      clock_(clock),
+      fixture_(std::move(fixture)),
+      faults_(options_.faults, options_.seed) {
+  state_ = NewState();
+}
+
+std::unique_ptr<EmulatorState> Emulator::NewState() const {
+  auto state =
+      std::make_unique<EmulatorState>(fixture_, options_.timings, options_.seed, clock_.Now());
+  for (const auto& key : options_.api_keys) state->AddApiKey(key);
+  return state;
+}
+
+StatusOr<std::unique_ptr<Emulator>> Emulator::Create(EmulatorOptions options,
+                                                     common::Clock& clock) {
+  const std::string yaml =
+      options.fixture_yaml.empty() ? std::string(DefaultFixtureYaml()) : options.fixture_yaml;
+  CMLR_ASSIGN_OR_RETURN(Fixture fixture, ParseFixture(yaml, options.fixture_name));
+  CMLR_RETURN_IF_ERROR(ValidateFaultSettings(options.faults));
+  if (options.timings.build < common::Duration::zero() ||
+      options.timings.deploy < common::Duration::zero()) {
+    return common::InvalidArgumentError("build and deploy timings must not be negative");
+  }
+  std::unique_ptr<Emulator> emulator(new Emulator(std::move(options), clock, std::move(fixture)));
+  const std::string& state_file = emulator->options_.state_file;
+  if (!state_file.empty() && std::filesystem::exists(state_file)) {
+    std::ifstream in(state_file, std::ios::binary);
+    std::stringstream content;
+    content << in.rdbuf();
+    json saved = json::parse(content.str(), nullptr, false);
+    if (saved.is_discarded()) {
+      return common::InvalidArgumentError(fmt::format("{}: malformed JSON", state_file));
+    }
+    CMLR_RETURN_IF_ERROR(emulator->state_->Restore(saved).Annotate(state_file));
+  }
+  return emulator;
+}
+
+Status Emulator::Reset() {
+  state_ = NewState();
+  read_cache_.clear();
+  calls_.Clear();
+  faults_.set_settings(options_.faults);
+  return Persist();
+}
+
+Status Emulator::Persist() {
+  if (options_.state_file.empty()) return common::OkStatus();
+  return WriteFileAtomically(options_.state_file,
+                             state_->Save().dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+net::awaitable<std::optional<HttpResponse>> Emulator::Handle(HttpRequest request) {
+  const std::string_view target(request.target().data(), request.target().size());
+  const auto question = target.find('?');
+  std::string path(target.substr(0, question));
+  std::string query(question == std::string_view::npos ? std::string_view()
+                                                       : target.substr(question + 1));
+  std::optional<HttpResponse> response;
+  if (path == "/_emulator" || path.starts_with("/_emulator/")) {
+    response = HandleAdminRequest(*this, request, path);
+  } else if (path == "/model") {
+    response = HandleInference(request, query);
+  } else {
+    response = co_await HandleApi(request, std::move(path), std::move(query));
+  }
+  if (options_.access_log) {
+    options_.access_log(
+        std::string_view(request.method_string().data(), request.method_string().size()), target,
+        response ? response->result_int() : 0);
+  }
+  co_return response;
+}
+
+net::awaitable<std::optional<HttpResponse>> Emulator::HandleApi(const HttpRequest& request,
+                                                                std::string path,
+                                                                std::string query) {
+  const ApiRoute route = MatchApiRoute(request.method(), path);
+  if (route.operation.empty()) co_return StatusResponse(common::NotFoundError("Not Found"));
+  if (!route.method_allowed) {
+    co_return JsonResponse(405, ErrorBody(common::UnimplementedError("Method Not Allowed")));
+  }
+  const User* user = state_->FindUserByKey(BearerKey(request));
+  if (user == nullptr) {
+    co_return StatusResponse(
+        common::UnauthenticatedError(request.find(http::field::authorization) == request.end()
+                                         ? "missing Authorization: Bearer API key"
+                                         : "invalid API key"));
+  }
+  const std::string username = user->username;
+  const std::size_t call = calls_.Record(route.operation, route.is_write, path, clock_.Now());
+
+  if (faults_.settings().latency > common::Duration::zero()) {
+    const Status slept = co_await clock_.SleepFor(faults_.settings().latency);
+    if (!slept.ok()) co_return std::nullopt;
+  }
+  const Fault fault = faults_.Decide(route.operation, route.is_write);
+  std::optional<HttpResponse> response;
+  switch (fault) {
+    case Fault::kReset:
+      calls_.SetStatus(call, 0);
+      co_return std::nullopt;
+    case Fault::kThrottle:
+      response = StatusResponse(common::ResourceExhaustedError("rate limit exceeded"));
+      response->set(http::field::retry_after,
+                    std::to_string(faults_.settings().retry_after_seconds));
+      break;
+    case Fault::kError500:
+      response = StatusResponse(common::InternalError("injected internal error"));
+      break;
+    case Fault::kError503:
+      response = StatusResponse(common::UnavailableError("injected: service unavailable"));
+      break;
+    case Fault::kNone:
+    case Fault::kAmbiguous:
+      break;
+  }
+  if (!response) {
+    // The user may have been replaced by a reset during the latency wait; look it up again.
+    const User* current = state_->FindUser(username);
+    if (current == nullptr) {
+      response = StatusResponse(common::UnauthenticatedError("invalid API key"));
+    } else {
+      const auto now = clock_.Now();
+      state_->Settle(now);
+      const bool cacheable = !route.is_write && route.operation != "validate_api_key";
+      if (cacheable && read_cache_revision_ != state_->revision()) {
+        read_cache_.clear();
+        read_cache_revision_ = state_->revision();
+      }
+      const std::string cache_key = path + "?" + query;
+      const auto cached = cacheable ? read_cache_.find(cache_key) : read_cache_.end();
+      if (cached != read_cache_.end()) {
+        response.emplace(http::status::ok, 11);
+        response->set(http::field::content_type, "application/json");
+        response->body() = cached->second;
+      } else {
+        const ApiContext context{
+            .state = *state_, .strict = options_.strict, .now = now, .user = *current};
+        auto result = HandleApiCall(context, route, ParseQuery(query), request.body());
+        if (result.ok() && route.is_write) {
+          const Status persisted = Persist();
+          if (!persisted.ok()) result = persisted;
+        }
+        if (!result.ok()) {
+          response = StatusResponse(result.status());
+        } else if (fault == Fault::kAmbiguous) {
+          response = StatusResponse(common::InternalError("upstream request timeout"));
+        } else {
+          response = JsonResponse(200, *result);
+          if (cacheable && read_cache_.size() < kReadCacheEntries) {
+            read_cache_.emplace(cache_key, response->body());
+          }
+        }
+      }
+    }
+  }
+  calls_.SetStatus(call, response->result_int());
+  co_return response;
+}
+
+HttpResponse Emulator::HandleInference(const HttpRequest& request, const std::string& query) {
+  auto error = [](unsigned status, std::string message) {
+    return JsonResponse(status, json{{"success", false}, {"error", std::move(message)}});
+  };
+  if (request.method() != http::verb::post) return error(405, "method not allowed");
+  const auto params = ParseQuery(query);
+  const auto key = params.find("accessKey");
+  const Model* model = key == params.end() ? nullptr : state_->FindModelByAccessKey(key->second);
+  if (model == nullptr) return error(404, "model not found: unknown accessKey");
+  if (model->auth_enabled && state_->FindUserByKey(BearerKey(request)) == nullptr) {
+    return error(401, "unauthorized: this model requires Authorization: Bearer <API key>");
+  }
+  state_->Settle(clock_.Now());
+  const Deployment* serving = nullptr;
+  for (const Deployment* d : state_->DeploymentsOfModel(model->id)) {
+    if (d->status == "deployed") serving = d;
+  }
+  if (serving == nullptr) return error(429, "model.busy: no replica of this model is deployed");
+  const json body = json::parse(request.body(), nullptr, false);
+  if (body.is_discarded()) return error(400, "malformed JSON in the request body");
+  auto scored = ScoreFraud(body);
+  if (!scored.ok()) return error(400, scored.status().message());
+  const std::size_t rows = (*scored)["predictions"].size();
+  return JsonResponse(200, json{{"success", true},
+                                {"response", std::move(*scored)},
+                                {"ReplicaID", fmt::format("{}-0", serving->id.substr(0, 8))},
+                                {"Size", rows},
+                                {"StatusCode", 200}});
+}
+
+}  // namespace cmlr::emulator

@@ -1,0 +1,889 @@
+#include "emulator/emulator_state.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "common/time_format.h"
+#include "emulator/wire.h"
+
+namespace cmlr::emulator {
+
+namespace {
+
+using common::Status;
+using common::StatusOr;
+using common::TimePoint;
+using nlohmann::json;
+
+constexpr std::string_view kWorkspaceCrn =
+    "crn:cdp:ml:us-west-1:8a1e15cd-04c2-48aa-8f35-b4a8c11997d3:workspace:"
+    "7e3f5b2c-91a4-4c1d-8e2f-5a6b7c8d9e0f";
+
+bool IsRunning(std::string_view status) {
+  return status == "pending" || status == "deploying" || status == "deployed";
+}
+
+template <typename T, typename Pred>
+const T* FindIf(const std::vector<T>& items, Pred pred) {
+  const auto it = std::find_if(items.begin(), items.end(), pred);
+  return it == items.end() ? nullptr : &*it;
+}
+
+// Persistence encoding of times: RFC 3339 with nanoseconds would be nicer, milliseconds do.
+json T(TimePoint time) { return common::FormatRfc3339(time, true); }
+TimePoint ParseT(const json& value) {
+  auto parsed = common::ParseRfc3339(value.get<std::string>());
+  return parsed.ok() ? *parsed : TimePoint();
+}
+json OptT(const std::optional<TimePoint>& time) { return time ? T(*time) : json(); }
+std::optional<TimePoint> ParseOptT(const json& value) {
+  if (value.is_null()) return std::nullopt;
+  return ParseT(value);
+}
+
+json SaveRun(const MlflowRun& run) {
+  return {{"experiment_id", run.experiment_id},
+          {"run_id", run.run_id},
+          {"model_path", run.model_path},
+          {"project_id", run.project_id},
+          {"metrics", run.metrics},
+          {"broken", run.broken}};
+}
+MlflowRun LoadRun(const json& j) {
+  return MlflowRun{.experiment_id = j.at("experiment_id"),
+                   .run_id = j.at("run_id"),
+                   .model_path = j.at("model_path"),
+                   .project_id = j.at("project_id"),
+                   .metrics = j.at("metrics").get<std::map<std::string, double>>(),
+                   .broken = j.at("broken")};
+}
+
+}  // namespace
+
+EmulatorState::EmulatorState(Fixture fixture, Timings timings, std::uint64_t seed, TimePoint)
+    : timings_(timings),
+      seed_(seed),
+      users_(std::move(fixture.users)),
+      projects_(std::move(fixture.projects)),
+      runtimes_(std::move(fixture.runtimes)),
+      registered_models_(std::move(fixture.registered_models)),
+      mlflow_runs_(std::move(fixture.mlflow_runs)) {}
+
+std::uint64_t EmulatorState::NextRandom() {
+  // splitmix64 of (seed, counter): ids are repeatable for a seed and survive a restore.
+  std::uint64_t z = seed_ + 0x9e3779b97f4a7c15ULL * ++id_counter_;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+std::string EmulatorState::NextUuid() {
+  const std::uint64_t a = NextRandom();
+  const std::uint64_t b = NextRandom();
+  return fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff,
+                     0x8000 | ((b >> 48) & 0x3fff), b & 0xffffffffffffULL);
+}
+
+std::string EmulatorState::NextRegistryId() {
+  static constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::uint64_t r = NextRandom();
+  std::string id;
+  for (int i = 0; i < 16; ++i) {
+    if (i > 0 && i % 4 == 0) id += '-';
+    id += kAlphabet[r % kAlphabet.size()];
+    r /= kAlphabet.size();
+    if (r == 0) r = NextRandom();
+  }
+  return id;
+}
+
+std::string EmulatorState::NextAccessKey() {
+  static constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string key;
+  while (key.size() < 32) {
+    std::uint64_t r = NextRandom();
+    for (int i = 0; i < 8 && key.size() < 32; ++i) {
+      key += kAlphabet[r % kAlphabet.size()];
+      r /= kAlphabet.size();
+    }
+  }
+  return key;
+}
+
+const User* EmulatorState::FindUser(std::string_view username) const {
+  return FindIf(users_, [&](const User& u) { return u.username == username; });
+}
+
+const User* EmulatorState::FindUserByKey(std::string_view api_key) const {
+  if (api_key.empty()) return nullptr;
+  return FindIf(users_, [&](const User& u) {
+    return std::find(u.api_keys.begin(), u.api_keys.end(), api_key) != u.api_keys.end();
+  });
+}
+
+void EmulatorState::AddApiKey(std::string key, std::string_view username) {
+  if (users_.empty()) users_.push_back(User{.username = "admin", .name = "Admin", .email = ""});
+  User* user = &users_.front();
+  for (auto& u : users_) {
+    if (u.username == username) user = &u;
+  }
+  if (std::find(user->api_keys.begin(), user->api_keys.end(), key) == user->api_keys.end()) {
+    user->api_keys.push_back(std::move(key));
+  }
+  Changed();
+}
+
+const Project* EmulatorState::FindProject(std::string_view id) const {
+  return FindIf(projects_, [&](const Project& p) { return p.public_identifier == id; });
+}
+
+const Runtime* EmulatorState::FindRuntime(std::string_view id) const {
+  return FindIf(runtimes_, [&](const Runtime& r) { return r.image_identifier == id; });
+}
+
+const RegisteredModel* EmulatorState::FindRegisteredModel(std::string_view id) const {
+  return FindIf(registered_models_, [&](const RegisteredModel& m) { return m.model_id == id; });
+}
+
+StatusOr<std::pair<RegisteredModel, int>> EmulatorState::Register(const NewRegistration& request,
+                                                                  std::string_view username,
+                                                                  TimePoint now) {
+  if (request.model_name.empty()) return common::InvalidArgumentError("model_name is required");
+  if (request.project_id.empty()) return common::InvalidArgumentError("project_id is required");
+  if (request.experiment_id.empty() || request.run_id.empty()) {
+    return common::InvalidArgumentError("experiment_id and run_id are required");
+  }
+  if (FindProject(request.project_id) == nullptr) {
+    return common::NotFoundError(fmt::format("project {} not found", request.project_id));
+  }
+  // The run is known when it is an unregistered fixture run or backs a registered version.
+  std::optional<MlflowRun> run;
+  for (const auto& r : mlflow_runs_) {
+    if (r.experiment_id == request.experiment_id && r.run_id == request.run_id) run = r;
+  }
+  for (const auto& m : registered_models_) {
+    for (const auto& v : m.versions) {
+      if (!run && v.run.experiment_id == request.experiment_id && v.run.run_id == request.run_id) {
+        run = v.run;
+      }
+    }
+  }
+  if (!run) {
+    return common::NotFoundError(
+        fmt::format("run {} not found in experiment {}", request.run_id, request.experiment_id));
+  }
+  if (run->project_id != request.project_id) {
+    return common::NotFoundError(fmt::format("experiment {} not found in project {}",
+                                             request.experiment_id, request.project_id));
+  }
+  const std::string model_path = request.model_path.empty() ? "artifacts" : request.model_path;
+  if (model_path != run->model_path) {
+    return common::InvalidArgumentError(fmt::format(
+        "model_path {} not found in the artifacts of run {}", model_path, request.run_id));
+  }
+  auto it = std::find_if(registered_models_.begin(), registered_models_.end(),
+                         [&](const RegisteredModel& m) { return m.name == request.model_name; });
+  if (it == registered_models_.end()) {
+    registered_models_.push_back(
+        RegisteredModel{.model_id = NextRegistryId(),
+                        .name = request.model_name,
+                        .description = request.description,
+                        .owner = std::string(username),
+                        .project_id = request.project_id,
+                        .visibility = request.visibility.empty() ? "PRIVATE" : request.visibility,
+                        .created_at = now,
+                        .updated_at = now});
+    it = std::prev(registered_models_.end());
+  }
+  const int number = it->versions.empty() ? 1 : it->versions.back().number + 1;
+  it->versions.push_back(RegisteredModelVersion{.model_version_id = NextRegistryId(),
+                                                .number = number,
+                                                .username = std::string(username),
+                                                .notes = request.notes,
+                                                .created_at = now,
+                                                .updated_at = now,
+                                                .status = "REGISTERED",
+                                                .run = *run});
+  it->updated_at = now;
+  Changed();
+  return std::make_pair(*it, number);
+}
+
+std::vector<const Model*> EmulatorState::Models(std::string_view project_id) const {
+  std::vector<const Model*> out;
+  for (const auto& m : models_) {
+    if (project_id.empty() || m.project_id == project_id) out.push_back(&m);
+  }
+  return out;
+}
+
+StatusOr<Model> EmulatorState::GetModel(std::string_view project_id,
+                                        std::string_view model_id) const {
+  if (FindProject(project_id) == nullptr) {
+    return common::NotFoundError(fmt::format("project {} not found", project_id));
+  }
+  const Model* model = FindIf(
+      models_, [&](const Model& m) { return m.id == model_id && m.project_id == project_id; });
+  if (model == nullptr) return common::NotFoundError(fmt::format("model {} not found", model_id));
+  return *model;
+}
+
+const Model* EmulatorState::FindModelByAccessKey(std::string_view access_key) const {
+  return FindIf(models_, [&](const Model& m) { return m.access_key == access_key; });
+}
+
+StatusOr<Model> EmulatorState::CreateModel(const NewModel& request, std::string_view username,
+                                           TimePoint now) {
+  if (FindProject(request.project_id) == nullptr) {
+    return common::NotFoundError(fmt::format("project {} not found", request.project_id));
+  }
+  if (request.name.empty()) return common::InvalidArgumentError("name is required");
+  if (!request.registered_model_id.empty() &&
+      FindRegisteredModel(request.registered_model_id) == nullptr) {
+    return common::NotFoundError(
+        fmt::format("registered model {} not found", request.registered_model_id));
+  }
+  Model model{.id = NextUuid(),
+              .project_id = request.project_id,
+              .name = request.name,
+              .description = request.description,
+              .creator = std::string(username),
+              .access_key = NextAccessKey(),
+              .auth_enabled = !request.disable_authentication,
+              .registered_model_id = request.registered_model_id,
+              .visibility = request.visibility.empty() ? "private" : request.visibility,
+              .run_as = request.run_as,
+              .accelerator_label_id = request.accelerator_label_id,
+              .resource_group_id = request.resource_group_id,
+              .resource_profile_id = request.resource_profile_id,
+              .created_at = now,
+              .updated_at = now};
+  model.crn = fmt::format("{}/{}", kWorkspaceCrn, model.id);
+  models_.push_back(model);
+  Changed();
+  return model;
+}
+
+StatusOr<Model> EmulatorState::UpdateModel(std::string_view project_id, std::string_view model_id,
+                                           const ModelUpdate& update, TimePoint now) {
+  CMLR_RETURN_IF_ERROR(GetModel(project_id, model_id).status());
+  auto it = std::find_if(models_.begin(), models_.end(),
+                         [&](const Model& m) { return m.id == model_id; });
+  if (update.name) {
+    if (update.name->empty()) return common::InvalidArgumentError("name must not be empty");
+    it->name = *update.name;
+  }
+  if (update.description) it->description = *update.description;
+  if (update.visibility) it->visibility = *update.visibility;
+  if (update.default_resources) it->default_resources = *update.default_resources;
+  if (update.default_num_replicas) it->default_num_replicas = *update.default_num_replicas;
+  if (update.default_replication_type) {
+    it->default_replication_type = *update.default_replication_type;
+  }
+  if (update.run_as) it->run_as = std::max(0, *update.run_as);
+  if (update.accelerator_label_id) it->accelerator_label_id = *update.accelerator_label_id;
+  if (update.resource_group_id) it->resource_group_id = *update.resource_group_id;
+  if (update.resource_profile_id) it->resource_profile_id = *update.resource_profile_id;
+  it->updated_at = now;
+  Changed();
+  return *it;
+}
+
+Status EmulatorState::DeleteModel(std::string_view project_id, std::string_view model_id) {
+  CMLR_RETURN_IF_ERROR(GetModel(project_id, model_id).status());
+  std::erase_if(deployments_, [&](const Deployment& d) { return d.model_id == model_id; });
+  std::erase_if(builds_, [&](const Build& b) { return b.model_id == model_id; });
+  std::erase_if(models_, [&](const Model& m) { return m.id == model_id; });
+  Changed();
+  return common::OkStatus();
+}
+
+StatusOr<std::vector<const Build*>> EmulatorState::Builds(std::string_view project_id,
+                                                          std::string_view model_id) const {
+  CMLR_RETURN_IF_ERROR(GetModel(project_id, model_id).status());
+  std::vector<const Build*> out;
+  for (const auto& b : builds_) {
+    if (b.model_id == model_id) out.push_back(&b);
+  }
+  return out;
+}
+
+StatusOr<Build> EmulatorState::GetBuild(std::string_view project_id, std::string_view model_id,
+                                        std::string_view build_id) const {
+  CMLR_RETURN_IF_ERROR(GetModel(project_id, model_id).status());
+  const Build* build =
+      FindIf(builds_, [&](const Build& b) { return b.id == build_id && b.model_id == model_id; });
+  if (build == nullptr) return common::NotFoundError(fmt::format("build {} not found", build_id));
+  return *build;
+}
+
+const Build* EmulatorState::FindBuild(std::string_view build_id) const {
+  return FindIf(builds_, [&](const Build& b) { return b.id == build_id; });
+}
+
+StatusOr<Build> EmulatorState::CreateBuild(const NewBuild& request, std::string_view username,
+                                           TimePoint now) {
+  CMLR_RETURN_IF_ERROR(GetModel(request.project_id, request.model_id).status());
+  if (request.runtime_identifier.empty()) {
+    return common::InvalidArgumentError("runtime_identifier is required");
+  }
+  const Runtime* runtime = FindRuntime(request.runtime_identifier);
+  if (runtime == nullptr) {
+    return common::InvalidArgumentError(
+        fmt::format("runtime_identifier: runtime {} not found", request.runtime_identifier));
+  }
+  bool will_fail = false;
+  if (!request.registered_model_version_id.empty()) {
+    const RegisteredModelVersion* found = nullptr;
+    for (const auto& m : registered_models_) {
+      for (const auto& v : m.versions) {
+        if (v.model_version_id == request.registered_model_version_id) found = &v;
+      }
+    }
+    if (found == nullptr) {
+      return common::NotFoundError(fmt::format("registered model version {} not found",
+                                               request.registered_model_version_id));
+    }
+    will_fail = found->run.broken;
+  } else if (request.file_path.empty() || request.function_name.empty()) {
+    return common::InvalidArgumentError(
+        "registered_model_version_id, or file_path and function_name, are required");
+  }
+  Build build{.id = NextUuid(),
+              .model_id = request.model_id,
+              .project_id = request.project_id,
+              .creator = std::string(username),
+              .comment = request.comment,
+              .file_path = request.file_path,
+              .function_name = request.function_name,
+              .kernel = request.kernel,
+              .runtime_identifier = request.runtime_identifier,
+              .runtime_addon_identifiers = request.runtime_addon_identifiers,
+              .registered_model_version_id = request.registered_model_version_id,
+              .model_root_dir = request.model_root_dir,
+              .build_script_path = request.build_script_path,
+              .will_fail = will_fail,
+              .status = "queued",
+              .created_at = now,
+              .updated_at = now};
+  build.crn = fmt::format("{}/{}", kWorkspaceCrn, build.id);
+  builds_.push_back(build);
+  Changed();
+  Settle(now);
+  return builds_.back();
+}
+
+Status EmulatorState::DeleteBuild(std::string_view project_id, std::string_view model_id,
+                                  std::string_view build_id) {
+  CMLR_RETURN_IF_ERROR(GetBuild(project_id, model_id, build_id).status());
+  std::erase_if(deployments_, [&](const Deployment& d) { return d.build_id == build_id; });
+  std::erase_if(builds_, [&](const Build& b) { return b.id == build_id; });
+  Changed();
+  return common::OkStatus();
+}
+
+StatusOr<std::vector<const Deployment*>> EmulatorState::Deployments(
+    std::string_view project_id, std::string_view model_id, std::string_view build_id) const {
+  CMLR_RETURN_IF_ERROR(GetBuild(project_id, model_id, build_id).status());
+  std::vector<const Deployment*> out;
+  for (const auto& d : deployments_) {
+    if (d.build_id == build_id) out.push_back(&d);
+  }
+  return out;
+}
+
+std::vector<const Deployment*> EmulatorState::DeploymentsOfModel(std::string_view model_id) const {
+  std::vector<const Deployment*> out;
+  for (const auto& d : deployments_) {
+    if (d.model_id == model_id) out.push_back(&d);
+  }
+  return out;
+}
+
+StatusOr<Deployment> EmulatorState::GetDeployment(std::string_view project_id,
+                                                  std::string_view model_id,
+                                                  std::string_view build_id,
+                                                  std::string_view deployment_id) const {
+  CMLR_RETURN_IF_ERROR(GetBuild(project_id, model_id, build_id).status());
+  const Deployment* d = FindIf(deployments_, [&](const Deployment& x) {
+    return x.id == deployment_id && x.build_id == build_id;
+  });
+  if (d == nullptr) {
+    return common::NotFoundError(fmt::format("deployment {} not found", deployment_id));
+  }
+  return *d;
+}
+
+const Deployment* EmulatorState::FindDeployment(std::string_view deployment_id) const {
+  return FindIf(deployments_, [&](const Deployment& d) { return d.id == deployment_id; });
+}
+
+Deployment* EmulatorState::MutableDeployment(std::string_view id) {
+  auto it = std::find_if(deployments_.begin(), deployments_.end(),
+                         [&](const Deployment& d) { return d.id == id; });
+  return it == deployments_.end() ? nullptr : &*it;
+}
+
+StatusOr<Deployment> EmulatorState::CreateDeployment(const NewDeployment& request,
+                                                     std::string_view username, TimePoint now) {
+  CMLR_RETURN_IF_ERROR(GetBuild(request.project_id, request.model_id, request.build_id).status());
+  if (request.cpu < 0) return common::InvalidArgumentError("cpu must not be negative");
+  if (request.memory < 0) return common::InvalidArgumentError("memory must not be negative");
+  if (request.nvidia_gpus < 0) {
+    return common::InvalidArgumentError("nvidia_gpus must not be negative");
+  }
+  if (request.replicas < 0) return common::InvalidArgumentError("replicas must not be negative");
+  Deployment deployment{.id = NextUuid(),
+                        .project_id = request.project_id,
+                        .model_id = request.model_id,
+                        .build_id = request.build_id,
+                        .deployer = std::string(username),
+                        .cpu = request.cpu == 0 ? 1 : request.cpu,
+                        .memory = request.memory == 0 ? 2 : request.memory,
+                        .nvidia_gpus = request.nvidia_gpus,
+                        .replicas = request.replicas == 0 ? 1 : request.replicas,
+                        .environment = request.environment,
+                        .accelerator_label_id = request.accelerator_label_id,
+                        .resource_group_id = request.resource_group_id,
+                        .resource_profile_id = request.resource_profile_id,
+                        .status = "pending",
+                        .phase_started_at = now,
+                        .created_at = now,
+                        .updated_at = now};
+  deployment.crn = fmt::format("{}/{}", kWorkspaceCrn, deployment.id);
+  deployments_.push_back(deployment);
+  Changed();
+  const std::string id = deployment.id;
+  Settle(now);
+  return *MutableDeployment(id);
+}
+
+StatusOr<Deployment> EmulatorState::StopDeployment(std::string_view deployment_id, TimePoint now,
+                                                   bool immediately) {
+  Settle(now);
+  Deployment* d = MutableDeployment(deployment_id);
+  if (d == nullptr) {
+    return common::NotFoundError(fmt::format("deployment {} not found", deployment_id));
+  }
+  if (IsRunning(d->status)) {
+    d->status = immediately ? "stopped" : "stopping";
+    d->phase_started_at = now;
+    d->updated_at = now;
+    if (immediately) d->stopped_at = now;
+    Changed();
+    Settle(now);
+  }
+  return *MutableDeployment(deployment_id);
+}
+
+StatusOr<Deployment> EmulatorState::RestartDeployment(std::string_view deployment_id,
+                                                      TimePoint now) {
+  Settle(now);
+  Deployment* d = MutableDeployment(deployment_id);
+  if (d == nullptr) {
+    return common::NotFoundError(fmt::format("deployment {} not found", deployment_id));
+  }
+  d->status = "pending";
+  d->phase_started_at = now;
+  d->updated_at = now;
+  d->stopped_at = std::nullopt;
+  Changed();
+  Settle(now);
+  return *MutableDeployment(deployment_id);
+}
+
+std::optional<TimePoint> EmulatorState::NextBuildTransition(const Build& build) const {
+  const auto third = timings_.build / 3;
+  if (build.status == "queued") return build.created_at + third;
+  if (build.status == "pending") return build.created_at + 2 * third;
+  if (build.status == "pushing") return build.created_at + timings_.build;
+  return std::nullopt;
+}
+
+std::optional<TimePoint> EmulatorState::NextDeploymentTransition(const Deployment& d) const {
+  const auto half = timings_.deploy / 2;
+  if (d.status == "pending") {
+    const Build* build = FindBuild(d.build_id);
+    if (build == nullptr) return std::nullopt;
+    if (build->status == "build failed") {
+      return std::max(d.phase_started_at, build->updated_at);
+    }
+    if (build->status != "built" || !build->built_at) return std::nullopt;
+    return std::max(d.phase_started_at, *build->built_at) + half;
+  }
+  if (d.status == "deploying") return d.phase_started_at + (timings_.deploy - half);
+  if (d.status == "stopping") return d.phase_started_at + half;
+  return std::nullopt;
+}
+
+std::optional<EmulatorState::Transition> EmulatorState::NextTransition() const {
+  std::optional<Transition> best;
+  for (std::size_t i = 0; i < builds_.size(); ++i) {
+    const auto at = NextBuildTransition(builds_[i]);
+    if (at && (!best || *at < best->at)) best = Transition{*at, true, i};
+  }
+  for (std::size_t i = 0; i < deployments_.size(); ++i) {
+    const auto at = NextDeploymentTransition(deployments_[i]);
+    if (at && (!best || *at < best->at)) best = Transition{*at, false, i};
+  }
+  return best;
+}
+
+void EmulatorState::ApplyBuildTransition(Build& build, TimePoint at) {
+  if (build.status == "queued") {
+    build.status = "pending";
+  } else if (build.status == "pending") {
+    build.status = "pushing";
+  } else if (build.status == "pushing") {
+    build.status = build.will_fail ? "build failed" : "built";
+    if (!build.will_fail) build.built_at = at;
+  }
+  build.updated_at = at;
+}
+
+void EmulatorState::ApplyDeploymentTransition(std::size_t index, TimePoint at) {
+  Deployment& d = deployments_[index];
+  d.updated_at = at;
+  d.phase_started_at = at;
+  if (d.status == "pending") {
+    const Build* build = FindBuild(d.build_id);
+    d.status = build != nullptr && build->status == "build failed" ? "failed" : "deploying";
+  } else if (d.status == "deploying") {
+    d.status = "deployed";
+    // One active deployment per model: the newest to become deployed replaces the older ones.
+    for (auto& other : deployments_) {
+      if (&other == &d || other.model_id != d.model_id || !IsRunning(other.status)) continue;
+      if (other.created_at > d.created_at) continue;
+      other.status = "stopped";
+      other.stopped_at = at;
+      other.updated_at = at;
+      other.phase_started_at = at;
+    }
+  } else if (d.status == "stopping") {
+    d.status = "stopped";
+    d.stopped_at = at;
+  }
+}
+
+void EmulatorState::Settle(TimePoint now) {
+  if (next_transition_ && (!*next_transition_ || **next_transition_ > now)) return;
+  // Each step moves one object one status forward, so this ends.
+  while (true) {
+    const auto next = NextTransition();
+    if (!next || next->at > now) {
+      next_transition_ = next ? std::optional<TimePoint>(next->at) : std::nullopt;
+      return;
+    }
+    ++revision_;
+    if (next->is_build) {
+      ApplyBuildTransition(builds_[next->index], next->at);
+    } else {
+      ApplyDeploymentTransition(next->index, next->at);
+    }
+  }
+}
+
+json EmulatorState::DumpForAdmin() const {
+  json projects = json::array();
+  for (const auto& p : projects_) {
+    json models = json::array();
+    for (const auto& m : models_) {
+      if (m.project_id != p.public_identifier) continue;
+      json model = EncodeModel(m, &p, FindUser(m.creator));
+      json builds = json::array();
+      for (const auto& b : builds_) {
+        if (b.model_id != m.id) continue;
+        json build = EncodeBuild(b, FindUser(b.creator));
+        json deployments = json::array();
+        for (const auto& d : deployments_) {
+          if (d.build_id == b.id) deployments.push_back(EncodeDeployment(d, FindUser(d.deployer)));
+        }
+        build["deployments"] = std::move(deployments);
+        builds.push_back(std::move(build));
+      }
+      model["builds"] = std::move(builds);
+      models.push_back(std::move(model));
+    }
+    projects.push_back(json{{"public_identifier", p.public_identifier},
+                            {"name", p.name},
+                            {"owner", p.owner},
+                            {"models", std::move(models)}});
+  }
+  json registry = json::array();
+  for (const auto& m : registered_models_) {
+    std::vector<json> versions;
+    for (const auto& v : m.versions) {
+      versions.push_back(EncodeRegisteredModelVersion(m, v, FindUser(v.username)));
+    }
+    registry.push_back(EncodeRegisteredModel(m, FindUser(m.owner), &versions));
+  }
+  json runtimes = json::array();
+  for (const auto& r : runtimes_) runtimes.push_back(EncodeRuntime(r));
+  return json{{"projects", std::move(projects)},
+              {"registered_models", std::move(registry)},
+              {"runtimes", std::move(runtimes)}};
+}
+
+json EmulatorState::Save() const {
+  json j;
+  j["format"] = 1;
+  j["seed"] = seed_;
+  j["id_counter"] = id_counter_;
+  j["users"] = json::array();
+  for (const auto& u : users_) {
+    j["users"].push_back({{"username", u.username}, {"name", u.name}, {"email", u.email}});
+  }
+  j["projects"] = json::array();
+  for (const auto& p : projects_) {
+    j["projects"].push_back(
+        {{"public_identifier", p.public_identifier}, {"name", p.name}, {"owner", p.owner}});
+  }
+  j["runtimes"] = json::array();
+  for (const auto& r : runtimes_) {
+    j["runtimes"].push_back({{"image_identifier", r.image_identifier},
+                             {"editor", r.editor},
+                             {"kernel", r.kernel},
+                             {"edition", r.edition},
+                             {"description", r.description},
+                             {"full_version", r.full_version},
+                             {"status", r.status}});
+  }
+  j["mlflow_runs"] = json::array();
+  for (const auto& r : mlflow_runs_) j["mlflow_runs"].push_back(SaveRun(r));
+  j["registered_models"] = json::array();
+  for (const auto& m : registered_models_) {
+    json versions = json::array();
+    for (const auto& v : m.versions) {
+      versions.push_back({{"model_version_id", v.model_version_id},
+                          {"number", v.number},
+                          {"username", v.username},
+                          {"notes", v.notes},
+                          {"created_at", T(v.created_at)},
+                          {"updated_at", T(v.updated_at)},
+                          {"status", v.status},
+                          {"run", SaveRun(v.run)}});
+    }
+    j["registered_models"].push_back({{"model_id", m.model_id},
+                                      {"name", m.name},
+                                      {"description", m.description},
+                                      {"owner", m.owner},
+                                      {"project_id", m.project_id},
+                                      {"visibility", m.visibility},
+                                      {"created_at", T(m.created_at)},
+                                      {"updated_at", T(m.updated_at)},
+                                      {"versions", std::move(versions)}});
+  }
+  j["models"] = json::array();
+  for (const auto& m : models_) {
+    j["models"].push_back({{"id", m.id},
+                           {"project_id", m.project_id},
+                           {"name", m.name},
+                           {"description", m.description},
+                           {"creator", m.creator},
+                           {"access_key", m.access_key},
+                           {"crn", m.crn},
+                           {"auth_enabled", m.auth_enabled},
+                           {"registered_model_id", m.registered_model_id},
+                           {"visibility", m.visibility},
+                           {"cpu_millicores", m.default_resources.cpu_millicores},
+                           {"memory_mb", m.default_resources.memory_mb},
+                           {"default_nvidia_gpus", m.default_resources.nvidia_gpus},
+                           {"default_num_replicas", m.default_num_replicas},
+                           {"default_replication_type", m.default_replication_type},
+                           {"run_as", m.run_as},
+                           {"accelerator_label_id", m.accelerator_label_id},
+                           {"resource_group_id", m.resource_group_id},
+                           {"resource_profile_id", m.resource_profile_id},
+                           {"created_at", T(m.created_at)},
+                           {"updated_at", T(m.updated_at)}});
+  }
+  j["builds"] = json::array();
+  for (const auto& b : builds_) {
+    j["builds"].push_back({{"id", b.id},
+                           {"model_id", b.model_id},
+                           {"project_id", b.project_id},
+                           {"creator", b.creator},
+                           {"comment", b.comment},
+                           {"file_path", b.file_path},
+                           {"function_name", b.function_name},
+                           {"kernel", b.kernel},
+                           {"runtime_identifier", b.runtime_identifier},
+                           {"runtime_addon_identifiers", b.runtime_addon_identifiers},
+                           {"registered_model_version_id", b.registered_model_version_id},
+                           {"model_root_dir", b.model_root_dir},
+                           {"build_script_path", b.build_script_path},
+                           {"crn", b.crn},
+                           {"will_fail", b.will_fail},
+                           {"status", b.status},
+                           {"created_at", T(b.created_at)},
+                           {"updated_at", T(b.updated_at)},
+                           {"built_at", OptT(b.built_at)}});
+  }
+  j["deployments"] = json::array();
+  for (const auto& d : deployments_) {
+    j["deployments"].push_back({{"id", d.id},
+                                {"project_id", d.project_id},
+                                {"model_id", d.model_id},
+                                {"build_id", d.build_id},
+                                {"crn", d.crn},
+                                {"deployer", d.deployer},
+                                {"cpu", d.cpu},
+                                {"memory", d.memory},
+                                {"nvidia_gpus", d.nvidia_gpus},
+                                {"replicas", d.replicas},
+                                {"environment", d.environment},
+                                {"accelerator_label_id", d.accelerator_label_id},
+                                {"resource_group_id", d.resource_group_id},
+                                {"resource_profile_id", d.resource_profile_id},
+                                {"status", d.status},
+                                {"phase_started_at", T(d.phase_started_at)},
+                                {"created_at", T(d.created_at)},
+                                {"updated_at", T(d.updated_at)},
+                                {"stopped_at", OptT(d.stopped_at)}});
+  }
+  return j;
+}
+
+Status EmulatorState::Restore(const json& j) {
+  try {
+    if (j.at("format").get<int>() != 1) {
+      return common::InvalidArgumentError("unsupported state format");
+    }
+    std::map<std::string, std::vector<std::string>> keys;
+    for (const auto& u : users_) keys[u.username] = u.api_keys;
+    std::vector<User> users;
+    for (const auto& u : j.at("users")) {
+      users.push_back(User{.username = u.at("username"),
+                           .name = u.at("name"),
+                           .email = u.at("email"),
+                           .api_keys = keys[u.at("username").get<std::string>()]});
+    }
+    std::vector<Project> projects;
+    for (const auto& p : j.at("projects")) {
+      projects.push_back(Project{.public_identifier = p.at("public_identifier"),
+                                 .name = p.at("name"),
+                                 .owner = p.at("owner")});
+    }
+    std::vector<Runtime> runtimes;
+    for (const auto& r : j.at("runtimes")) {
+      runtimes.push_back(Runtime{.image_identifier = r.at("image_identifier"),
+                                 .editor = r.at("editor"),
+                                 .kernel = r.at("kernel"),
+                                 .edition = r.at("edition"),
+                                 .description = r.at("description"),
+                                 .full_version = r.at("full_version"),
+                                 .status = r.at("status")});
+    }
+    std::vector<MlflowRun> runs;
+    for (const auto& r : j.at("mlflow_runs")) runs.push_back(LoadRun(r));
+    std::vector<RegisteredModel> registry;
+    for (const auto& m : j.at("registered_models")) {
+      RegisteredModel model{.model_id = m.at("model_id"),
+                            .name = m.at("name"),
+                            .description = m.at("description"),
+                            .owner = m.at("owner"),
+                            .project_id = m.at("project_id"),
+                            .visibility = m.at("visibility"),
+                            .created_at = ParseT(m.at("created_at")),
+                            .updated_at = ParseT(m.at("updated_at"))};
+      for (const auto& v : m.at("versions")) {
+        model.versions.push_back(
+            RegisteredModelVersion{.model_version_id = v.at("model_version_id"),
+                                   .number = v.at("number"),
+                                   .username = v.at("username"),
+                                   .notes = v.at("notes"),
+                                   .created_at = ParseT(v.at("created_at")),
+                                   .updated_at = ParseT(v.at("updated_at")),
+                                   .status = v.at("status"),
+                                   .run = LoadRun(v.at("run"))});
+      }
+      registry.push_back(std::move(model));
+    }
+    std::vector<Model> models;
+    for (const auto& m : j.at("models")) {
+      models.push_back(Model{.id = m.at("id"),
+                             .project_id = m.at("project_id"),
+                             .name = m.at("name"),
+                             .description = m.at("description"),
+                             .creator = m.at("creator"),
+                             .access_key = m.at("access_key"),
+                             .crn = m.at("crn"),
+                             .auth_enabled = m.at("auth_enabled"),
+                             .registered_model_id = m.at("registered_model_id"),
+                             .visibility = m.at("visibility"),
+                             .default_resources = {.cpu_millicores = m.at("cpu_millicores"),
+                                                   .memory_mb = m.at("memory_mb"),
+                                                   .nvidia_gpus = m.at("default_nvidia_gpus")},
+                             .default_num_replicas = m.at("default_num_replicas"),
+                             .default_replication_type = m.at("default_replication_type"),
+                             .run_as = m.at("run_as"),
+                             .accelerator_label_id = m.at("accelerator_label_id"),
+                             .resource_group_id = m.at("resource_group_id"),
+                             .resource_profile_id = m.at("resource_profile_id"),
+                             .created_at = ParseT(m.at("created_at")),
+                             .updated_at = ParseT(m.at("updated_at"))});
+    }
+    std::vector<Build> builds;
+    for (const auto& b : j.at("builds")) {
+      builds.push_back(Build{.id = b.at("id"),
+                             .model_id = b.at("model_id"),
+                             .project_id = b.at("project_id"),
+                             .creator = b.at("creator"),
+                             .comment = b.at("comment"),
+                             .file_path = b.at("file_path"),
+                             .function_name = b.at("function_name"),
+                             .kernel = b.at("kernel"),
+                             .runtime_identifier = b.at("runtime_identifier"),
+                             .runtime_addon_identifiers = b.at("runtime_addon_identifiers"),
+                             .registered_model_version_id = b.at("registered_model_version_id"),
+                             .model_root_dir = b.at("model_root_dir"),
+                             .build_script_path = b.at("build_script_path"),
+                             .crn = b.at("crn"),
+                             .will_fail = b.at("will_fail"),
+                             .status = b.at("status"),
+                             .created_at = ParseT(b.at("created_at")),
+                             .updated_at = ParseT(b.at("updated_at")),
+                             .built_at = ParseOptT(b.at("built_at"))});
+    }
+    std::vector<Deployment> deployments;
+    for (const auto& d : j.at("deployments")) {
+      deployments.push_back(
+          Deployment{.id = d.at("id"),
+                     .project_id = d.at("project_id"),
+                     .model_id = d.at("model_id"),
+                     .build_id = d.at("build_id"),
+                     .crn = d.at("crn"),
+                     .deployer = d.at("deployer"),
+                     .cpu = d.at("cpu"),
+                     .memory = d.at("memory"),
+                     .nvidia_gpus = d.at("nvidia_gpus"),
+                     .replicas = d.at("replicas"),
+                     .environment = d.at("environment").get<std::map<std::string, std::string>>(),
+                     .accelerator_label_id = d.at("accelerator_label_id"),
+                     .resource_group_id = d.at("resource_group_id"),
+                     .resource_profile_id = d.at("resource_profile_id"),
+                     .status = d.at("status"),
+                     .phase_started_at = ParseT(d.at("phase_started_at")),
+                     .created_at = ParseT(d.at("created_at")),
+                     .updated_at = ParseT(d.at("updated_at")),
+                     .stopped_at = ParseOptT(d.at("stopped_at"))});
+    }
+    seed_ = j.at("seed");
+    id_counter_ = j.at("id_counter");
+    users_ = std::move(users);
+    projects_ = std::move(projects);
+    runtimes_ = std::move(runtimes);
+    mlflow_runs_ = std::move(runs);
+    registered_models_ = std::move(registry);
+    models_ = std::move(models);
+    builds_ = std::move(builds);
+    deployments_ = std::move(deployments);
+    Changed();
+    return common::OkStatus();
+  } catch (const json::exception& e) {
+    return common::InvalidArgumentError(fmt::format("malformed state: {}", e.what()));
+  }
+}
+
+}  // namespace cmlr::emulator

@@ -1,0 +1,213 @@
+#include "emulator/fixture.h"
+
+#include <functional>
+#include <set>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "common/time_format.h"
+#include "emulator/default_fixture.h"
+
+namespace cmlr::emulator {
+
+namespace {
+
+using common::Status;
+using common::StatusOr;
+
+// Thrown inside the parser only; ParseFixture turns it into a Status.
+struct FixtureError {
+  YAML::Mark mark;
+  std::string path;
+  std::string message;
+};
+
+[[noreturn]] void Fail(const YAML::Node& node, const std::string& path, std::string message) {
+  throw FixtureError{node.Mark(), path, std::move(message)};
+}
+
+void CheckKeys(const YAML::Node& node, const std::string& path,
+               const std::set<std::string>& allowed) {
+  if (!node.IsMap()) Fail(node, path, "expected a mapping");
+  for (const auto& entry : node) {
+    const auto key = entry.first.as<std::string>();
+    if (!allowed.contains(key)) Fail(entry.first, path + "." + key, "unknown key");
+  }
+}
+
+std::string Str(const YAML::Node& parent, const std::string& path, const char* key,
+                bool required = false, std::string fallback = "") {
+  const YAML::Node node = parent[key];
+  if (!node) {
+    if (required) Fail(parent, path + "." + key, "is required");
+    return fallback;
+  }
+  if (!node.IsScalar()) Fail(node, path + "." + key, "expected a string");
+  return node.as<std::string>();
+}
+
+template <typename T>
+T Scalar(const YAML::Node& parent, const std::string& path, const char* key, T fallback,
+         const char* what) {
+  const YAML::Node node = parent[key];
+  if (!node) return fallback;
+  try {
+    return node.as<T>();
+  } catch (const YAML::Exception&) {
+    Fail(node, path + "." + key, std::string("expected ") + what);
+  }
+}
+
+common::TimePoint Time(const YAML::Node& parent, const std::string& path, const char* key) {
+  const std::string text = Str(parent, path, key, false, "2026-01-01T00:00:00Z");
+  auto parsed = common::ParseRfc3339(text);
+  if (!parsed.ok()) Fail(parent[key] ? parent[key] : parent, path + "." + key, "expected RFC 3339");
+  return *parsed;
+}
+
+void ForEach(const YAML::Node& root, const char* key,
+             const std::function<void(const YAML::Node&, const std::string&)>& fn) {
+  const YAML::Node list = root[key];
+  if (!list) return;
+  if (!list.IsSequence()) Fail(list, key, "expected a list");
+  for (std::size_t i = 0; i < list.size(); ++i) fn(list[i], fmt::format("{}[{}]", key, i));
+}
+
+std::map<std::string, double> Metrics(const YAML::Node& parent, const std::string& path) {
+  std::map<std::string, double> metrics;
+  const YAML::Node node = parent["metrics"];
+  if (!node) return metrics;
+  if (!node.IsMap()) Fail(node, path + ".metrics", "expected a mapping");
+  for (const auto& entry : node) {
+    const auto name = entry.first.as<std::string>();
+    try {
+      metrics[name] = entry.second.as<double>();
+    } catch (const YAML::Exception&) {
+      Fail(entry.second, path + ".metrics." + name, "expected a number");
+    }
+  }
+  return metrics;
+}
+
+Fixture Parse(const YAML::Node& root) {
+  Fixture fixture;
+  if (!root.IsMap()) Fail(root, "fixture", "expected a mapping");
+  CheckKeys(root, "fixture", {"users", "projects", "runtimes", "registered_models", "mlflow_runs"});
+  std::set<std::string> usernames;
+  std::set<std::string> keys;
+  ForEach(root, "users", [&](const YAML::Node& n, const std::string& path) {
+    CheckKeys(n, path, {"username", "name", "email", "api_keys"});
+    User user{.username = Str(n, path, "username", true),
+              .name = Str(n, path, "name"),
+              .email = Str(n, path, "email")};
+    if (!usernames.insert(user.username).second) Fail(n, path, "duplicate username");
+    if (n["api_keys"]) {
+      if (!n["api_keys"].IsSequence()) Fail(n["api_keys"], path + ".api_keys", "expected a list");
+      for (const auto& key : n["api_keys"]) {
+        if (!keys.insert(key.as<std::string>()).second) Fail(key, path, "duplicate API key");
+        user.api_keys.push_back(key.as<std::string>());
+      }
+    }
+    fixture.users.push_back(std::move(user));
+  });
+  auto check_user = [&](const YAML::Node& n, const std::string& path, const std::string& name) {
+    if (!usernames.contains(name)) Fail(n, path, "unknown user " + name);
+  };
+  std::set<std::string> project_ids;
+  ForEach(root, "projects", [&](const YAML::Node& n, const std::string& path) {
+    CheckKeys(n, path, {"public_identifier", "name", "owner"});
+    Project project{.public_identifier = Str(n, path, "public_identifier", true),
+                    .name = Str(n, path, "name", true),
+                    .owner = Str(n, path, "owner", true)};
+    check_user(n, path + ".owner", project.owner);
+    if (!project_ids.insert(project.public_identifier).second) Fail(n, path, "duplicate project");
+    fixture.projects.push_back(std::move(project));
+  });
+  auto check_project = [&](const YAML::Node& n, const std::string& path, const std::string& id) {
+    if (!project_ids.contains(id)) Fail(n, path, "unknown project " + id);
+  };
+  ForEach(root, "runtimes", [&](const YAML::Node& n, const std::string& path) {
+    CheckKeys(n, path,
+              {"image_identifier", "editor", "kernel", "edition", "description", "full_version",
+               "status"});
+    fixture.runtimes.push_back(Runtime{.image_identifier = Str(n, path, "image_identifier", true),
+                                       .editor = Str(n, path, "editor"),
+                                       .kernel = Str(n, path, "kernel"),
+                                       .edition = Str(n, path, "edition"),
+                                       .description = Str(n, path, "description"),
+                                       .full_version = Str(n, path, "full_version"),
+                                       .status = Str(n, path, "status", false, "ENABLED")});
+  });
+  auto parse_run = [&](const YAML::Node& n, const std::string& path, const std::string& project) {
+    MlflowRun run{.experiment_id = Str(n, path, "experiment_id", true),
+                  .run_id = Str(n, path, "run_id", true),
+                  .model_path = Str(n, path, "model_path", false, "artifacts"),
+                  .project_id = project,
+                  .metrics = Metrics(n, path),
+                  .broken = Scalar<bool>(n, path, "broken", false, "a boolean")};
+    return run;
+  };
+  std::set<std::string> registry_ids;
+  ForEach(root, "registered_models", [&](const YAML::Node& n, const std::string& path) {
+    CheckKeys(n, path,
+              {"model_id", "name", "description", "owner", "project", "visibility", "created_at",
+               "versions"});
+    RegisteredModel model{.model_id = Str(n, path, "model_id", true),
+                          .name = Str(n, path, "name", true),
+                          .description = Str(n, path, "description"),
+                          .owner = Str(n, path, "owner", true),
+                          .project_id = Str(n, path, "project", true),
+                          .visibility = Str(n, path, "visibility", false, "PRIVATE"),
+                          .created_at = Time(n, path, "created_at")};
+    model.updated_at = model.created_at;
+    check_user(n, path + ".owner", model.owner);
+    check_project(n, path + ".project", model.project_id);
+    if (!registry_ids.insert(model.model_id).second) Fail(n, path, "duplicate model_id");
+    ForEach(n, "versions", [&](const YAML::Node& v, const std::string& vpath_suffix) {
+      const std::string vpath = path + "." + vpath_suffix;
+      CheckKeys(v, vpath,
+                {"model_version_id", "number", "experiment_id", "run_id", "model_path",
+                 "created_at", "metrics", "broken", "notes", "status"});
+      RegisteredModelVersion version{.model_version_id = Str(v, vpath, "model_version_id", true),
+                                     .number = Scalar<int>(v, vpath, "number", 0, "an integer"),
+                                     .username = model.owner,
+                                     .notes = Str(v, vpath, "notes"),
+                                     .created_at = Time(v, vpath, "created_at"),
+                                     .status = Str(v, vpath, "status", false, "REGISTERED"),
+                                     .run = parse_run(v, vpath, model.project_id)};
+      version.updated_at = version.created_at;
+      if (version.number <= 0) Fail(v, vpath + ".number", "must be a positive integer");
+      if (!registry_ids.insert(version.model_version_id).second) {
+        Fail(v, vpath, "duplicate model_version_id");
+      }
+      model.versions.push_back(std::move(version));
+    });
+    fixture.registered_models.push_back(std::move(model));
+  });
+  ForEach(root, "mlflow_runs", [&](const YAML::Node& n, const std::string& path) {
+    CheckKeys(n, path, {"experiment_id", "run_id", "model_path", "project", "metrics", "broken"});
+    const std::string project = Str(n, path, "project", true);
+    check_project(n, path + ".project", project);
+    fixture.mlflow_runs.push_back(parse_run(n, path, project));
+  });
+  return fixture;
+}
+
+}  // namespace
+
+StatusOr<Fixture> ParseFixture(std::string_view yaml, std::string_view source_name) {
+  try {
+    return Parse(YAML::Load(std::string(yaml)));
+  } catch (const FixtureError& e) {
+    return common::InvalidArgumentError(fmt::format(
+        "{}:{}:{}: {}: {}", source_name, e.mark.line + 1, e.mark.column + 1, e.path, e.message));
+  } catch (const YAML::Exception& e) {
+    return common::InvalidArgumentError(
+        fmt::format("{}:{}:{}: {}", source_name, e.mark.line + 1, e.mark.column + 1, e.msg));
+  }
+}
+
+std::string_view DefaultFixtureYaml() { return kDefaultFixtureYaml; }
+
+}  // namespace cmlr::emulator

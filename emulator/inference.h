@@ -1,0 +1,18 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+
+namespace cmlr::emulator {
+
+// The number of feature columns of the walkthrough's fraud classifier.
+inline constexpr int kFraudFeatureColumns = 14;
+
+// Scores a model request body {"request": {"dataframe_split": {"columns": [14 names],
+// "data": [[14 numbers], ...]}}} with a fixed logistic model: a deterministic fraud
+// probability in (0, 1) per row, returned as {"predictions": [p, ...]}. INVALID_ARGUMENT for any
+// other shape.
+[[nodiscard]] common::StatusOr<nlohmann::json> ScoreFraud(const nlohmann::json& body);
+
+}  // namespace cmlr::emulator

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <memory>
+
+#include <prometheus/registry.h>
+#include <spdlog/logger.h>
+#include <boost/asio/any_io_executor.hpp>
+
+#include "api/http_cml_client.h"
+#include "common/clock.h"
+#include "common/status.h"
+#include "daemon/daemon_options.h"
+
+namespace cmlr::daemon {
+
+// The CML client the flags describe: the key from --api-key-file or $CDSW_APIV2_KEY, the URL
+// from --cml-url or https://$CDSW_DOMAIN, TLS verified against the system store plus --ca-file,
+// plain http:// only to loopback unless --insecure-http. INVALID_ARGUMENT (fail fast at
+// start-up) when any of that is missing or unreadable; the message never holds the key.
+[[nodiscard]] common::StatusOr<std::unique_ptr<api::HttpCmlClient>> CreateCmlClient(
+    boost::asio::any_io_executor executor, common::Clock& clock, const DaemonOptions& options,
+    prometheus::Registry& registry, std::shared_ptr<spdlog::logger> logger);
+
+}  // namespace cmlr::daemon

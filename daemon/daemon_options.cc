@@ -1,0 +1,71 @@
+#include "daemon/daemon_options.h"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "common/duration.h"
+
+namespace cmlr::daemon {
+
+void AddDaemonFlags(CLI::App& app, DaemonOptions& o, Command command) {
+  app.add_option("--desired", o.desired, "desired-state file or directory")
+      ->envname("CMLR_DESIRED")
+      ->required();
+  app.add_option("--cml-url", o.cml_url, "https://<workspace domain> (else https://$CDSW_DOMAIN)")
+      ->envname("CML_URL");
+  app.add_option("--api-key-file", o.api_key_file,
+                 "file holding the CML APIv2 key (else $CDSW_APIV2_KEY)")
+      ->envname("CML_API_KEY_FILE");
+  app.add_option("--ca-file", o.ca_file, "extra PEM trust anchors for TLS");
+  app.add_flag("--insecure-http", o.insecure_http,
+               "allow plain http:// to a non-loopback host (refused otherwise)");
+  app.add_option("--api-qps", o.api_qps, "CML API calls per second (token bucket)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--api-burst", o.api_burst, "CML API burst")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--log-format", o.log_format, "text or json")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--log-level", o.log_level, "trace, debug, info, warn or error")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  if (command == Command::kRun) {
+    app.add_option("--listen", o.listen, "HTTP endpoints (metrics, status)")->capture_default_str();
+    app.add_option("--port-file", o.port_file, "write the bound HTTP port here (for --listen :0)");
+    app.add_option("--resync", o.resync, "re-check synced models this often")
+        ->capture_default_str();
+    app.add_option("--concurrency", o.concurrency, "models reconciled at once")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 256));
+    app.add_flag("--dry-run", o.dry_run, "observe and plan, never write");
+  }
+  if (command != Command::kPlan) {
+    app.add_flag("--prune", o.prune,
+                 "stop deployments of models removed from the desired state (never deletes)");
+  }
+  if (command == Command::kApply) {
+    app.add_option("--timeout", o.timeout, "give up after this long")->capture_default_str();
+  }
+}
+
+common::Status ValidateOptions(DaemonOptions& o, Command command) {
+  auto resync = common::ParseDuration(o.resync);
+  if (!resync.ok()) return resync.status().Annotate("--resync");
+  if (*resync < std::chrono::seconds(1)) {
+    return common::InvalidArgumentError("--resync: must be at least 1s");
+  }
+  o.resync_duration = *resync;
+  auto timeout = common::ParseDuration(o.timeout);
+  if (!timeout.ok()) return timeout.status().Annotate("--timeout");
+  o.timeout_duration = *timeout;
+  if (!o.ca_file.empty() && ::access(o.ca_file.c_str(), R_OK) != 0) {
+    return common::InvalidArgumentError(fmt::format("--ca-file {}: cannot be read", o.ca_file));
+  }
+  (void)command;
+  return common::OkStatus();
+}
+
+}  // namespace cmlr::daemon

@@ -1,0 +1,206 @@
+// `cml-reconciler run`: the composition root of the daemon. Everything runs on one io_context
+// thread: the desired-state watcher, the work queue and reconcilers, the CML client and the
+// HTTP endpoints (house style point 13).
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "common/duration.h"
+#include "config/loader.h"
+#include "controllers/controller.h"
+#include "daemon/cml_connection.h"
+#include "daemon/commands.h"
+#include "daemon/desired_state_watcher.h"
+#include "daemon/http_endpoints.h"
+#include "daemon/logging.h"
+#include "daemon/process_metrics.h"
+
+namespace cmlr::daemon {
+
+namespace net = boost::asio;
+
+namespace {
+
+constexpr auto kShutdownDeadline = std::chrono::seconds(9);
+
+// cml_reconciler_desired_state_* and cml_reconciler_build_info (design section 8).
+class DaemonMetrics {
+ public:
+  explicit DaemonMetrics(prometheus::Registry& registry)
+      : loads_(prometheus::BuildCounter()
+                   .Name("cml_reconciler_desired_state_loads_total")
+                   .Help("Loads of the desired state by result")
+                   .Register(registry)),
+        models_(prometheus::BuildGauge()
+                    .Name("cml_reconciler_desired_state_models")
+                    .Help("Models in the desired state in force")
+                    .Register(registry)
+                    .Add({})),
+        last_success_(prometheus::BuildGauge()
+                          .Name("cml_reconciler_desired_state_last_success_timestamp_seconds")
+                          .Help("When the desired state last loaded without error")
+                          .Register(registry)
+                          .Add({})) {
+    prometheus::BuildGauge()
+        .Name("cml_reconciler_build_info")
+        .Help("Always 1; labels carry the version and revision")
+        .Register(registry)
+        .Add({{"version", CMLR_VERSION}, {"revision", CMLR_REVISION}})
+        .Set(1);
+    loads_.Add({{"result", "success"}});
+    loads_.Add({{"result", "error"}});
+  }
+
+  void Loaded(const config::Snapshot& snapshot, common::TimePoint now) {
+    loads_.Add({{"result", "success"}}).Increment();
+    models_.Set(static_cast<double>(snapshot.size()));
+    last_success_.Set(common::ToUnixSeconds(now));
+  }
+  void Failed() { loads_.Add({{"result", "error"}}).Increment(); }
+
+ private:
+  prometheus::Family<prometheus::Counter>& loads_;
+  prometheus::Gauge& models_;
+  prometheus::Gauge& last_success_;
+};
+
+}  // namespace
+
+int RunDaemon(DaemonOptions options) {
+  if (common::Status valid = ValidateOptions(options, Command::kRun); !valid.ok()) {
+    std::fprintf(stderr, "cml-reconciler run: %s\n", valid.message().c_str());
+    return 1;
+  }
+  auto logger = MakeLogger(options.log_format, options.log_level);
+  common::RealClock clock;
+  auto registry = std::make_shared<prometheus::Registry>();
+  DaemonMetrics metrics(*registry);
+
+  // Fail fast: an invalid initial desired state, key or CA file ends start-up before serving.
+  std::vector<std::filesystem::path> paths(options.desired.begin(), options.desired.end());
+  config::LoadResult initial = config::LoadDesiredState(paths);
+  if (!initial.snapshot) {
+    for (const config::LoadError& error : initial.errors) {
+      std::fprintf(stderr, "%s\n", error.ToString().c_str());
+    }
+    std::fprintf(stderr, "cml-reconciler run: the desired state is invalid (%zu errors)\n",
+                 initial.errors.size());
+    return 1;
+  }
+  metrics.Loaded(*initial.snapshot, clock.Now());
+
+  net::io_context io(1);
+  auto client = CreateCmlClient(io.get_executor(), clock, options, *registry, logger);
+  if (!client.ok()) {
+    std::fprintf(stderr, "cml-reconciler run: %s\n", client.status().message().c_str());
+    return 1;
+  }
+  Readiness readiness{.desired_state_loaded = true};
+  (*client)->SetCallObserver([&readiness](const api::CallRecord& call) {
+    if (call.http_status == 0) return;  // no answer: says nothing about the key
+    readiness.authentication_failed = call.http_status == 401 || call.http_status == 403;
+  });
+
+  controllers::ControllerOptions controller_options{.concurrency = options.concurrency};
+  controller_options.reconciler.dry_run = options.dry_run;
+  controller_options.reconciler.prune = options.prune;
+  controller_options.reconciler.resync = options.resync_duration;
+  controllers::Controller controller(io.get_executor(), clock, **client, *registry, logger,
+                                     controller_options);
+  controller.SetDesiredState(initial.snapshot);
+  logger->info("Loaded desired state models={} files={}", initial.snapshot->size(), initial.files);
+
+  DesiredStateWatcher watcher(
+      io.get_executor(), clock, paths, {.resync = options.resync_duration},
+      [&](const config::LoadResult& loaded) {
+        if (!loaded.snapshot) {
+          metrics.Failed();
+          for (const config::LoadError& error : loaded.errors) {
+            logger->warn("Rejected desired state error=\"{}\"", error.ToString());
+          }
+          logger->warn("Kept the last good desired state errors={}", loaded.errors.size());
+          return;
+        }
+        metrics.Loaded(*loaded.snapshot, clock.Now());
+        const auto changed =
+            config::Snapshot::ChangedNames(controller.desired_state().get(), *loaded.snapshot);
+        if (!changed.empty()) {
+          logger->info("Loaded desired state models={} changed={}", loaded.snapshot->size(),
+                       fmt::join(changed, ","));
+        }
+        controller.SetDesiredState(loaded.snapshot);
+      });
+
+  HttpEndpoints endpoints(controller, readiness, {registry, std::make_shared<ProcessMetrics>()});
+  auto server = common::HttpServer::Create(io.get_executor(),
+                                           {.listen = options.listen, .max_body_bytes = 64 * 1024},
+                                           endpoints.Handler());
+  if (!server.ok()) {
+    std::fprintf(stderr, "cml-reconciler run: %s\n", server.status().message().c_str());
+    return 1;
+  }
+  (*server)->Start();
+  if (!options.port_file.empty()) {
+    const std::string tmp = options.port_file + ".tmp";
+    std::ofstream(tmp) << (*server)->port() << "\n";
+    std::filesystem::rename(tmp, options.port_file);
+  }
+  logger->info("Started listen={}:{} desired={} dry_run={} prune={}",
+               options.listen.substr(0, options.listen.rfind(':')), (*server)->port(),
+               fmt::join(options.desired, ","), options.dry_run, options.prune);
+
+  net::steady_timer hard_deadline(io);
+  net::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  bool stopping = false;
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
+                                                                      int signal) {
+    if (ec) return;
+    if (signal == SIGHUP) {
+      logger->info("Reloading desired state on SIGHUP");
+      watcher.ReloadNow();
+      signals.async_wait(on_signal);
+      return;
+    }
+    if (stopping) return;
+    stopping = true;
+    logger->info("Shutting down signal={}", signal);
+    watcher.Stop();
+    controller.ShutDown();
+    (*server)->Stop();
+    // In-flight CML calls finish within their deadlines; never outstay the grace period.
+    hard_deadline.expires_after(kShutdownDeadline);
+    hard_deadline.async_wait([&](boost::system::error_code timer_ec) {
+      if (!timer_ec) {
+        logger->warn("Shutdown deadline reached; leaving in-flight work");
+        io.stop();
+      }
+    });
+  };
+  signals.async_wait(on_signal);
+  watcher.Start();
+  net::co_spawn(io, controller.Run(), [&](std::exception_ptr) {
+    // The queue ended: nothing else keeps the daemon.
+    (*client)->CloseIdleConnections();
+    hard_deadline.cancel();
+    signals.cancel();
+    watcher.Stop();
+    (*server)->Stop();
+  });
+  io.run();
+  logger->info("Stopped");
+  return 0;
+}
+
+}  // namespace cmlr::daemon

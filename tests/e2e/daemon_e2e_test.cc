@@ -1,0 +1,259 @@
+// End-to-end: the real cml-reconciler against the real cml-emulator on loopback.
+
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <regex>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/e2e/e2e_support.h"
+
+namespace cmlr::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::seconds;
+
+// Copies deploy/examples/ into `dir`.
+void CopyExamples(const fs::path& dir) {
+  fs::create_directories(dir);
+  for (const auto& entry : fs::directory_iterator(SourceDir() / "deploy" / "examples")) {
+    fs::copy_file(entry.path(), dir / entry.path().filename());
+  }
+}
+
+std::vector<std::string> ClientFlags(const Emulator& emulator) {
+  return {"--cml-url", emulator.url(), "--api-key-file", emulator.key_file().string()};
+}
+
+nlohmann::json Status(int port) {
+  const HttpResult result = Http("GET", port, "/api/v1/status");
+  return result.status == 200 ? nlohmann::json::parse(result.body, nullptr, false)
+                              : nlohmann::json();
+}
+
+bool AllSynced(int port, std::size_t models) {
+  const nlohmann::json status = Status(port);
+  if (!status.contains("models") || status["models"].size() != models) return false;
+  for (const auto& m : status["models"]) {
+    if (m["health"] == "Suspended") continue;  // observed and reported only
+    if (m["sync"] != "Synced" || m["health"] != "Healthy") return false;
+  }
+  return true;
+}
+
+// Metric value of a series whose line starts with `prefix` (name and labels), or -1.
+double MetricValue(const std::string& metrics, const std::string& prefix) {
+  std::istringstream lines(metrics);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(prefix, 0) == 0) return std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return -1;
+}
+
+class DaemonE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(fs::exists(DaemonBinary())) << DaemonBinary();
+    ASSERT_TRUE(fs::exists(EmulatorBinary())) << EmulatorBinary();
+    ASSERT_GT(emulator_.port(), 0) << emulator_.process().Stderr();
+  }
+
+  // Starts `cml-reconciler run` on `desired`; returns its HTTP port.
+  int StartDaemon(const fs::path& desired, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"run",
+                                     "--desired",
+                                     desired.string(),
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--port-file",
+                                     (dir_ / "daemon-port").string(),
+                                     "--resync",
+                                     "2s"};
+    for (const std::string& flag : ClientFlags(emulator_)) args.push_back(flag);
+    args.insert(args.end(), extra.begin(), extra.end());
+    daemon_ = std::make_unique<Process>(DaemonBinary(), args);
+    return ReadPortFile(dir_ / "daemon-port", std::chrono::seconds(20));
+  }
+
+  Emulator emulator_;
+  TempDir dir_;
+  std::unique_ptr<Process> daemon_;
+};
+
+// Verifies that apply converges the examples, plan right after is empty, and a change shows.
+TEST_F(DaemonE2eTest, ApplyConvergesExamplesAndPlanShowsChanges) {
+  const fs::path desired = dir_ / "desired";
+  CopyExamples(desired);
+  std::vector<std::string> args = {"apply", "--desired", desired.string(), "--timeout", "60s"};
+  for (const std::string& flag : ClientFlags(emulator_)) args.push_back(flag);
+  Process apply(DaemonBinary(), args);
+  ASSERT_EQ(apply.Wait(std::chrono::seconds(90)), 0) << apply.Stdout() << apply.Stderr();
+
+  args = {"plan", "--desired", desired.string()};
+  for (const std::string& flag : ClientFlags(emulator_)) args.push_back(flag);
+  Process plan(DaemonBinary(), args);
+  ASSERT_EQ(plan.Wait(std::chrono::seconds(30)), 0) << plan.Stdout() << plan.Stderr();
+
+  std::string text = ReadFile(desired / "fraud-classifier.yaml");
+  text = std::regex_replace(text, std::regex("cpu: 2\\b"), "cpu: 3");
+  WriteFile(desired / "fraud-classifier.yaml", text);
+  Process changed(DaemonBinary(), args);
+  ASSERT_EQ(changed.Wait(std::chrono::seconds(30)), 2) << changed.Stdout() << changed.Stderr();
+  EXPECT_NE(changed.Stdout().find("resources.cpu: 2 -> 3"), std::string::npos) << changed.Stdout();
+  EXPECT_NE(changed.Stdout().find("create_deployment"), std::string::npos) << changed.Stdout();
+}
+
+// Verifies the running daemon follows a git-sync style symlink swap, rejects an invalid edit
+// without any CML write while staying ready, and applies a valid edit after it.
+TEST_F(DaemonE2eTest, RunFollowsGitSyncSwapAndRejectsInvalidEdits) {
+  const fs::path root = dir_ / "repo";
+  CopyExamples(root / ".worktrees" / "a");
+  fs::create_directory_symlink(".worktrees/a", root / "current");
+  const int port = StartDaemon(root / "current");
+  ASSERT_GT(port, 0) << daemon_->Stderr();
+  const std::size_t models = Status(port)["models"].size();
+  ASSERT_GT(models, 0u);
+  ASSERT_TRUE(WaitFor([&] { return AllSynced(port, models); }, std::chrono::seconds(60)))
+      << Status(port).dump(2) << daemon_->Stderr();
+
+  // git-sync: a new worktree, the link swapped by rename, the old worktree deleted.
+  CopyExamples(root / ".worktrees" / "b");
+  std::string text = ReadFile(root / ".worktrees" / "b" / "fraud-classifier.yaml");
+  text = std::regex_replace(text, std::regex("replicas: 1\\b"), "replicas: 2");
+  WriteFile(root / ".worktrees" / "b" / "fraud-classifier.yaml", text);
+  fs::create_directory_symlink(".worktrees/b", root / "current.tmp");
+  fs::rename(root / "current.tmp", root / "current");
+  fs::remove_all(root / ".worktrees" / "a");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const auto status = Http("GET", port, "/api/v1/status/fraud-classifier");
+        const auto json = nlohmann::json::parse(status.body, nullptr, false);
+        return status.status == 200 && json["sync"] == "Synced" && json["live"]["replicas"] == 2;
+      },
+      std::chrono::seconds(60)))
+      << Status(port).dump(2);
+
+  // An invalid edit: nothing is written, the daemon stays ready, the error is counted.
+  ASSERT_TRUE(WaitFor([&] { return AllSynced(port, models); }, std::chrono::seconds(60)));
+  const int writes = emulator_.Writes();
+  WriteFile(root / ".worktrees" / "b" / "fraud-classifier.yaml",
+            ReadFile(root / ".worktrees" / "b" / "fraud-classifier.yaml") + "\n  bogus: [\n");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return MetricValue(Http("GET", port, "/metrics").body,
+                           "cml_reconciler_desired_state_loads_total{result=\"error\"}") >= 1;
+      },
+      std::chrono::seconds(20)));
+  EXPECT_EQ(Http("GET", port, "/readyz").status, 200);
+  EXPECT_EQ(emulator_.Writes(), writes);
+
+  // A valid edit after it is applied.
+  text = std::regex_replace(text, std::regex("replicas: 2\\b"), "replicas: 3");
+  WriteFile(root / ".worktrees" / "b" / "fraud-classifier.yaml", text);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        const auto json = nlohmann::json::parse(
+            Http("GET", port, "/api/v1/status/fraud-classifier").body, nullptr, false);
+        return json.is_object() && json["sync"] == "Synced" && json["live"]["replicas"] == 3;
+      },
+      std::chrono::seconds(60)));
+}
+
+// Verifies the endpoints of design section 7: status fields, every metric family, 404/405.
+TEST_F(DaemonE2eTest, ServesStatusMetricsAndErrors) {
+  const fs::path desired = dir_ / "desired";
+  CopyExamples(desired);
+  const int port = StartDaemon(desired);
+  ASSERT_GT(port, 0) << daemon_->Stderr();
+  ASSERT_TRUE(WaitFor([&] { return AllSynced(port, Status(port)["models"].size()); },
+                      std::chrono::seconds(60)));
+  const nlohmann::json entry = Status(port)["models"][0];
+  for (const char* key : {"name", "sync", "health", "conditions", "live", "history", "lastSyncedAt",
+                          "nextReconcileAt", "desiredDigest", "resolvedRuntime", "plannedAction"}) {
+    EXPECT_TRUE(entry.contains(key)) << key;
+  }
+  EXPECT_EQ(Http("GET", port, "/api/v1/status/no-such-model").status, 404);
+  EXPECT_EQ(Http("GET", port, "/nope").status, 404);
+  EXPECT_EQ(Http("DELETE", port, "/metrics").status, 405);
+  EXPECT_EQ(Http("GET", port, "/healthz").status, 200);
+  EXPECT_EQ(Http("POST", port, "/api/v1/reconcile?name=fraud-classifier").status, 202);
+  EXPECT_EQ(Http("POST", port, "/api/v1/models/fraud-classifier/retry").status, 202);
+  EXPECT_EQ(Http("POST", port, "/api/v1/models/nobody/retry").status, 404);
+  EXPECT_EQ(Http("POST", port, "/api/v1/reconcile", std::string(100 * 1024, 'x')).status, 413);
+
+  const std::string metrics = Http("GET", port, "/metrics").body;
+  for (const char* family : {"cml_reconciler_build_info",
+                             "cml_reconciler_reconcile_total",
+                             "cml_reconciler_reconcile_duration_seconds",
+                             "cml_reconciler_model_info",
+                             "cml_reconciler_model_condition",
+                             "cml_reconciler_model_replicas",
+                             "cml_reconciler_actions_total",
+                             "cml_reconciler_convergence_seconds",
+                             "cml_reconciler_last_sync_timestamp_seconds",
+                             "cml_reconciler_api_requests_total",
+                             "cml_reconciler_api_request_duration_seconds",
+                             "cml_reconciler_api_throttled_seconds_total",
+                             "cml_reconciler_desired_state_loads_total",
+                             "cml_reconciler_desired_state_models",
+                             "cml_reconciler_desired_state_last_success_timestamp_seconds",
+                             "cml_reconciler_workqueue_depth",
+                             "cml_reconciler_workqueue_retries_total",
+                             "cml_reconciler_workqueue_queue_duration_seconds",
+                             "process_cpu_seconds_total",
+                             "process_resident_memory_bytes",
+                             "process_open_fds",
+                             "process_start_time_seconds"}) {
+    EXPECT_NE(metrics.find(std::string("# TYPE ") + family + " "), std::string::npos) << family;
+  }
+  // The key never shows.
+  const std::string key = ReadFile(emulator_.key_file());
+  EXPECT_EQ(metrics.find(key.substr(0, key.size() - 1)), std::string::npos);
+  // promtool agrees the exposition is well formed.
+  WriteFile(dir_ / "metrics.txt", metrics);
+  const std::string check = "promtool check metrics < " + (dir_ / "metrics.txt").string() +
+                            " >/dev/null 2>" + (dir_ / "promtool.err").string();
+  const int rc = std::system(check.c_str());
+  // promtool exits 3 for lint warnings (e.g. counters without _total) that do not concern
+  // the format; 1 is a parse error.
+  EXPECT_NE(WEXITSTATUS(rc), 1) << ReadFile(dir_ / "promtool.err");
+}
+
+// Verifies that SIGTERM during work exits 0 within 10 s.
+TEST_F(DaemonE2eTest, SigtermExitsPromptly) {
+  const fs::path desired = dir_ / "desired";
+  CopyExamples(desired);
+  const int port = StartDaemon(desired);
+  ASSERT_GT(port, 0) << daemon_->Stderr();
+  ASSERT_TRUE(WaitFor([&] { return Http("GET", port, "/readyz").status == 200; },
+                      std::chrono::seconds(10)));
+  daemon_->Signal(SIGTERM);
+  EXPECT_EQ(daemon_->Wait(std::chrono::seconds(10)), 0) << daemon_->Stderr();
+}
+
+// Verifies fail-fast start-up: an invalid desired state or an unreadable key exits 1 at once.
+TEST_F(DaemonE2eTest, FailsFastOnBadStartup) {
+  WriteFile(dir_ / "bad" / "x.yaml", "apiVersion: cml-reconciler/v1\nkind: Nope\n");
+  Process bad(DaemonBinary(), {"run", "--desired", (dir_ / "bad").string(), "--cml-url",
+                               emulator_.url(), "--api-key-file", emulator_.key_file().string()});
+  EXPECT_EQ(bad.Wait(std::chrono::seconds(10)), 1);
+  EXPECT_NE(bad.Stderr().find("x.yaml:2:"), std::string::npos) << bad.Stderr();
+
+  const fs::path desired = dir_ / "desired";
+  CopyExamples(desired);
+  Process no_key(DaemonBinary(),
+                 {"run", "--desired", desired.string(), "--cml-url", emulator_.url(),
+                  "--api-key-file", (dir_ / "missing-key").string()});
+  EXPECT_EQ(no_key.Wait(std::chrono::seconds(10)), 1);
+  EXPECT_NE(no_key.Stderr().find("missing-key"), std::string::npos) << no_key.Stderr();
+}
+
+}  // namespace
+}  // namespace cmlr::e2e

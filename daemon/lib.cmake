@@ -11,3 +11,4 @@ target_link_libraries(cmlr_daemon_lib
   PUBLIC cmlr::common cmlr::config prometheus-cpp::core spdlog::spdlog fmt::fmt
          nlohmann_json::nlohmann_json
   PRIVATE cmlr::build_options)
+cmlr_precompile(cmlr_daemon_lib)

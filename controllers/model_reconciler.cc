@@ -130,12 +130,19 @@ net::awaitable<StatusOr<ObservedState>> ModelReconciler::Observe(
   }
   if (resolved_runtime != nullptr) *resolved_runtime = observed.runtime_identifier.value_or("");
 
+  const Status model = co_await ObserveModel(spec, observed);
+  if (!model.ok()) co_return model;
+  co_return observed;
+}
+
+net::awaitable<Status> ModelReconciler::ObserveModel(const config::ModelDeploymentSpec& spec,
+                                                     ObservedState& observed) {
   auto models = co_await client_.ListModels(spec.project_id, ModelNameFilter(spec));
   if (!models.ok()) co_return models.status().Annotate("list_models");
   for (api::Model& m : *models) {
     if (m.name == spec.model_name) observed.model = std::move(m);
   }
-  if (!observed.model) co_return observed;
+  if (!observed.model) co_return common::OkStatus();
 
   auto builds =
       co_await client_.ListModelBuilds(spec.project_id, observed.model->id, api::ListOptions());
@@ -149,7 +156,20 @@ net::awaitable<StatusOr<ObservedState>> ModelReconciler::Observe(
     if (!deployments.ok()) co_return deployments.status().Annotate("list_model_deployments");
     for (api::ModelDeployment& d : *deployments) observed.deployments.push_back(std::move(d));
   }
-  co_return observed;
+  co_return common::OkStatus();
+}
+
+net::awaitable<Status> ModelReconciler::ObserveFully(const config::ModelDeploymentSpec& spec,
+                                                     Memory& memory, ModelStatus& status) {
+  const common::TimePoint start = clock_.Now();
+  auto observed = co_await Observe(spec, &status.resolved_runtime);
+  if (!observed.ok()) {
+    RecordError(status, "observe", observed.status(), clock_.Now() - start, clock_.Now());
+    co_return observed.status();
+  }
+  memory.observed = std::move(observed).value();
+  memory.model_created_by_us = false;
+  co_return common::OkStatus();
 }
 
 net::awaitable<Status> ModelReconciler::Refresh(const config::ModelDeploymentSpec& spec,
@@ -348,26 +368,11 @@ net::awaitable<StatusOr<PassResult>> ModelReconciler::Prune(std::string name, Me
   status.removed = true;
   const config::ModelDeploymentSpec& spec = *memory.last_spec;
   const common::TimePoint start = clock_.Now();
-  auto models = co_await client_.ListModels(spec.project_id, ModelNameFilter(spec));
-  if (!models.ok()) {
-    RecordError(status, "list_models", models.status(), clock_.Now() - start, clock_.Now());
-    co_return models.status();
-  }
   ObservedState observed;
-  for (api::Model& m : *models) {
-    if (m.name == spec.model_name) observed.model = std::move(m);
-  }
-  if (observed.model) {
-    auto builds =
-        co_await client_.ListModelBuilds(spec.project_id, observed.model->id, api::ListOptions());
-    if (!builds.ok()) co_return builds.status();
-    for (const api::ModelBuild& build : *builds) {
-      if (ClassifyBuild(build.status) == BuildPhase::kFailed) continue;
-      auto deployments = co_await client_.ListModelDeployments(spec.project_id, observed.model->id,
-                                                               build.id, api::ListOptions());
-      if (!deployments.ok()) co_return deployments.status();
-      for (api::ModelDeployment& d : *deployments) observed.deployments.push_back(std::move(d));
-    }
+  const Status observed_status = co_await ObserveModel(spec, observed);
+  if (!observed_status.ok()) {
+    RecordError(status, "observe", observed_status, clock_.Now() - start, clock_.Now());
+    co_return observed_status;
   }
   memory.observed = observed;
   PassResult result;
@@ -408,13 +413,8 @@ net::awaitable<StatusOr<PassResult>> ModelReconciler::Reconcile(
   bool full = false, refreshed = false;
   const common::TimePoint observe_start = now;
   if (!memory.observed) {
-    auto observed = co_await Observe(*spec, &status.resolved_runtime);
-    if (!observed.ok()) {
-      RecordError(status, "observe", observed.status(), clock_.Now() - observe_start, clock_.Now());
-      co_return observed.status();
-    }
-    memory.observed = std::move(observed).value();
-    memory.model_created_by_us = false;
+    const Status observed = co_await ObserveFully(*spec, memory, status);
+    if (!observed.ok()) co_return observed;
     full = true;
   } else if (memory.focus != Focus::kNone) {
     const Status refresh = co_await Refresh(*spec, memory);
@@ -430,13 +430,8 @@ net::awaitable<StatusOr<PassResult>> ModelReconciler::Reconcile(
       ComputePlan(*spec, *memory.observed, {.now = now, .attempts_since = memory.attempts_since});
   const bool wants_write = plan.action && !plan.suppressed_by_suspend;
   if (wants_write && !full && !ChainAllowed(*plan.action, memory, refreshed)) {
-    auto observed = co_await Observe(*spec, &status.resolved_runtime);
-    if (!observed.ok()) {
-      RecordError(status, "observe", observed.status(), clock_.Now() - now, clock_.Now());
-      co_return observed.status();
-    }
-    memory.observed = std::move(observed).value();
-    memory.model_created_by_us = false;
+    const Status observed = co_await ObserveFully(*spec, memory, status);
+    if (!observed.ok()) co_return observed;
     full = true;
     now = clock_.Now();
     plan =

@@ -91,6 +91,12 @@ class ModelReconciler {
 
   boost::asio::awaitable<common::StatusOr<ObservedState>> Observe(
       const config::ModelDeploymentSpec& spec, std::string* resolved_runtime);
+  // The CML model named in `spec`, its builds and their deployments, into `observed`.
+  boost::asio::awaitable<common::Status> ObserveModel(const config::ModelDeploymentSpec& spec,
+                                                      ObservedState& observed);
+  // Observe() into memory, recording a failure in the model's status.
+  boost::asio::awaitable<common::Status> ObserveFully(const config::ModelDeploymentSpec& spec,
+                                                      Memory& memory, ModelStatus& status);
   boost::asio::awaitable<common::Status> Refresh(const config::ModelDeploymentSpec& spec,
                                                  Memory& memory);
   boost::asio::awaitable<common::Status> Act(const std::string& name, const PlannedAction& action,

@@ -27,7 +27,17 @@ void Controller::SetDesiredState(std::shared_ptr<const config::Snapshot> snapsho
   const std::vector<std::string> changed =
       config::Snapshot::ChangedNames(snapshot_.get(), *snapshot);
   snapshot_ = std::move(snapshot);
-  for (const std::string& name : changed) queue_.Add(name);
+  for (const std::string& name : changed) {
+    // A model waiting for its first pass is listed (Unknown/Unknown), not missing.
+    if (const config::ModelDeploymentSpec* spec = snapshot_->Find(name);
+        spec != nullptr && statuses_.Find(name) == nullptr) {
+      ModelStatus& status = statuses_.Get(name);
+      status.labels = spec->labels;
+      status.desired_digest = spec->digest;
+      status.desired_replicas = spec->resources.replicas;
+    }
+    queue_.Add(name);
+  }
   metrics_.SetQueueDepth(queue_.depth());
 }
 

@@ -71,7 +71,8 @@ ModelReconciler::ModelReconciler(api::CmlClient& client, common::Clock& clock,
       metrics_(metrics),
       logger_(std::move(logger)),
       options_(options),
-      jitter_(options.jitter_seed) {}
+      jitter_(options.jitter_seed),
+      listings_(client, clock, options.listing_max_age) {}
 
 void ModelReconciler::Retry(const std::string& name) {
   Memory& memory = memory_[name];
@@ -169,6 +170,7 @@ net::awaitable<Status> ModelReconciler::ObserveFully(const config::ModelDeployme
   }
   memory.observed = std::move(observed).value();
   memory.model_created_by_us = false;
+  memory.last_full_at = start;
   co_return common::OkStatus();
 }
 
@@ -191,6 +193,38 @@ net::awaitable<Status> ModelReconciler::Refresh(const config::ModelDeploymentSpe
     }
   }
   co_return common::OkStatus();
+}
+
+net::awaitable<StatusOr<bool>> ModelReconciler::Recheck(const config::ModelDeploymentSpec& spec,
+                                                        Memory& memory, ModelStatus& status) {
+  ObservedState& observed = *memory.observed;
+  auto models = co_await listings_.ProjectModels(spec.project_id);
+  if (!models.ok()) co_return models.status().Annotate("list_models");
+  const auto model = std::find_if((*models)->begin(), (*models)->end(), [&](const api::Model& m) {
+    return m.name == spec.model_name && m.id == observed.model->id;
+  });
+  if (model == (*models)->end()) co_return false;
+  observed.model = *model;
+
+  if (const auto* selector = std::get_if<config::RuntimeSelector>(&spec.runtime)) {
+    auto runtimes = co_await listings_.AllRuntimes();
+    if (!runtimes.ok()) co_return runtimes.status().Annotate("list_runtimes");
+    const auto runtime = ResolveRuntime(*selector, **runtimes);
+    observed.runtime_identifier =
+        runtime ? std::optional<std::string>(runtime->image_identifier) : std::nullopt;
+    status.resolved_runtime = observed.runtime_identifier.value_or("");
+  }
+
+  auto deployment = co_await client_.GetModelDeployment(
+      spec.project_id, observed.model->id, memory.focus_build_id, memory.focus_deployment_id);
+  if (!deployment.ok()) {
+    if (deployment.status().code() == common::StatusCode::kNotFound) co_return false;
+    co_return deployment.status().Annotate("get_model_deployment");
+  }
+  for (api::ModelDeployment& d : observed.deployments) {
+    if (d.id == deployment->id) d = *deployment;
+  }
+  co_return true;
 }
 
 bool ModelReconciler::ChainAllowed(const PlannedAction& action, const Memory& memory,
@@ -412,11 +446,25 @@ net::awaitable<StatusOr<PassResult>> ModelReconciler::Reconcile(
 
   bool full = false, refreshed = false;
   const common::TimePoint observe_start = now;
+  if (memory.observed && memory.focus == Focus::kSynced) {
+    bool usable = now - memory.last_full_at < options_.full_observe_every;
+    if (usable) {
+      auto rechecked = co_await Recheck(*spec, memory, status);
+      if (!rechecked.ok()) {
+        memory.observed.reset();
+        RecordError(status, "observe", rechecked.status(), clock_.Now() - observe_start,
+                    clock_.Now());
+        co_return rechecked.status();
+      }
+      usable = *rechecked;
+    }
+    if (!usable) memory.observed.reset();
+  }
   if (!memory.observed) {
     const Status observed = co_await ObserveFully(*spec, memory, status);
     if (!observed.ok()) co_return observed;
     full = true;
-  } else if (memory.focus != Focus::kNone) {
+  } else if (memory.focus == Focus::kBuild || memory.focus == Focus::kDeployment) {
     const Status refresh = co_await Refresh(*spec, memory);
     if (!refresh.ok()) {
       memory.observed.reset();
@@ -499,6 +547,14 @@ net::awaitable<StatusOr<PassResult>> ModelReconciler::Reconcile(
     } else if (kind == ActionKind::kCreateModel || kind == ActionKind::kUpdateModel) {
       memory.focus = Focus::kNone;  // the next pass plans from the answer, see ChainAllowed
     }
+  } else if (!result.wrote && !plan.action && !hold && memory.observed &&
+             plan.sync == SyncState::kSynced && plan.health == HealthState::kHealthy &&
+             !plan.live.deployment_id.empty()) {
+    // In sync: the resync only rechecks what serves (Recheck), and observes fully on any doubt.
+    memory.focus = Focus::kSynced;
+    memory.focus_build_id = plan.live.build_id;
+    memory.focus_deployment_id = plan.live.deployment_id;
+    memory.build_created_by_us.clear();
   }
   // Plan from memory again only when the next step may chain; otherwise observe afresh.
   if (!(result.wrote && plan.action && plan.action->kind == ActionKind::kCreateModel) &&

@@ -15,6 +15,7 @@
 #include "config/snapshot.h"
 #include "controllers/controller_metrics.h"
 #include "controllers/planner.h"
+#include "controllers/shared_listings.h"
 #include "controllers/status_store.h"
 
 namespace cmlr::controllers {
@@ -29,6 +30,11 @@ struct ReconcilerOptions {
   // Polling while CML works: fast at first, a tenth of the time waited so far, capped.
   common::Duration poll_min = std::chrono::milliseconds(300);
   common::Duration poll_max = std::chrono::seconds(15);
+  // The resync of a Synced and Healthy model rechecks it cheaply (its serving deployment, and
+  // the model in a project listing shared by all passes for `listing_max_age`); a full
+  // observation happens when that recheck sees any difference, and at least this often.
+  common::Duration full_observe_every = std::chrono::minutes(30);
+  common::Duration listing_max_age = std::chrono::seconds(15);
   std::uint64_t jitter_seed = 0x5eed;
 };
 
@@ -69,7 +75,9 @@ class ModelReconciler {
   void Retry(const std::string& name);
 
  private:
-  enum class Focus { kNone, kBuild, kDeployment };
+  // What the next pass looks at before planning, when it is not a full observation: the build
+  // or deployment being waited on, or (kSynced) the deployment that serves a synced model.
+  enum class Focus { kNone, kBuild, kDeployment, kSynced };
   struct PendingWrite {
     ActionKind kind{};
     common::TimePoint at{};
@@ -87,6 +95,7 @@ class ModelReconciler {
     std::string generation;
     std::optional<common::TimePoint> generation_seen_at;
     bool drift_counted = false;
+    common::TimePoint last_full_at{};  // of the last full observation
   };
 
   boost::asio::awaitable<common::StatusOr<ObservedState>> Observe(
@@ -99,6 +108,11 @@ class ModelReconciler {
                                                       Memory& memory, ModelStatus& status);
   boost::asio::awaitable<common::Status> Refresh(const config::ModelDeploymentSpec& spec,
                                                  Memory& memory);
+  // The cheap look at a synced model (Focus::kSynced): the model from the shared project
+  // listing, the runtime from the shared catalogue, and the serving deployment by id. False
+  // when what it found cannot be planned from (the model or deployment is gone): observe fully.
+  boost::asio::awaitable<common::StatusOr<bool>> Recheck(const config::ModelDeploymentSpec& spec,
+                                                         Memory& memory, ModelStatus& status);
   boost::asio::awaitable<common::Status> Act(const std::string& name, const PlannedAction& action,
                                              Memory& memory, ModelStatus& status);
   boost::asio::awaitable<common::StatusOr<PassResult>> Prune(std::string name, Memory& memory);
@@ -117,6 +131,7 @@ class ModelReconciler {
   std::shared_ptr<spdlog::logger> logger_;
   ReconcilerOptions options_;
   common::Jitter jitter_;
+  SharedListings listings_;
   std::map<std::string, Memory, std::less<>> memory_;
 };
 

@@ -170,6 +170,87 @@ TEST_F(ControllerTest, FreshDeployConverges) {
   EXPECT_TRUE(Converged());
 }
 
+// Verifies that the resync of a synced model rechecks only what serves: the model in a project
+// listing and the serving deployment; no registry, builds or deployment listings, no writes.
+TEST_F(ControllerTest, ResyncOfSyncedModelIsTwoReads) {
+  Start({Spec()});
+  ASSERT_TRUE(ConvergeWithin(seconds(10)));
+  Advance(seconds(1));
+  const int calls = cml_.total_calls();
+  const int writes = cml_.writes();
+  const int listed_models = cml_.calls("list_models");
+  const int got_deployments = cml_.calls("get_model_deployment");
+  controller_->ReconcileNow("fraud-classifier");
+  Advance(milliseconds(100));
+  EXPECT_EQ(cml_.total_calls() - calls, 2);
+  EXPECT_EQ(cml_.calls("list_models") - listed_models, 1);
+  EXPECT_EQ(cml_.calls("get_model_deployment") - got_deployments, 1);
+  EXPECT_EQ(cml_.writes(), writes);
+  EXPECT_TRUE(Converged());
+}
+
+// Verifies design P2 in behaviour: one resync of 100 synced models in one project costs at most
+// 1.1 calls per model + 2, and no write.
+TEST_F(ControllerTest, ResyncOfHundredSyncedModelsStaysWithinBudget) {
+  std::vector<config::ModelDeploymentSpec> specs;
+  for (int i = 0; i < 100; ++i) specs.push_back(Spec("model-" + std::to_string(i)));
+  ControllerOptions options;
+  options.concurrency = 16;
+  Start(specs, options);
+  for (int i = 0; i < 100; ++i)
+    ASSERT_TRUE(ConvergeWithin(minutes(2), "model-" + std::to_string(i)));
+  Advance(seconds(1));
+  const int calls = cml_.total_calls();
+  const int writes = cml_.writes();
+  controller_->ReconcileAll();
+  Advance(seconds(1));
+  EXPECT_LE(cml_.total_calls() - calls, 112);
+  EXPECT_EQ(cml_.writes(), writes);
+}
+
+// Verifies that a change made outside to the model itself is seen by the cheap resync and
+// undone after a full observation.
+TEST_F(ControllerTest, ModelChangedOutsideIsSeenAtResync) {
+  Start({Spec()});
+  ASSERT_TRUE(ConvergeWithin(seconds(10)));
+  cml_.SetModelDescription(ModelId(), "edited by hand");
+  const int builds_listed = cml_.calls("list_model_builds");
+  controller_->ReconcileNow("fraud-classifier");
+  Advance(seconds(2));
+  EXPECT_EQ(cml_.calls("update_model"), 1);
+  EXPECT_GT(cml_.calls("list_model_builds"), builds_listed);  // observed fully before writing
+  EXPECT_EQ(cml_.models(kProject).at(0).description, "Fraud Detection 2024");
+  EXPECT_TRUE(Converged());
+}
+
+// Verifies that a synced model is still observed fully at least every full_observe_every.
+TEST_F(ControllerTest, SyncedModelIsObservedFullyNowAndThen) {
+  ControllerOptions options;
+  options.reconciler.full_observe_every = minutes(10);
+  Start({Spec()}, options);
+  ASSERT_TRUE(ConvergeWithin(seconds(10)));
+  const int builds_listed = cml_.calls("list_model_builds");
+  Advance(minutes(5));  // a few resyncs, all cheap
+  EXPECT_EQ(cml_.calls("list_model_builds"), builds_listed);
+  Advance(minutes(7));
+  EXPECT_EQ(cml_.calls("list_model_builds"), builds_listed + 1);
+  EXPECT_TRUE(Converged());
+}
+
+// Verifies that a model of the desired state is listed before its first pass, as Unknown.
+TEST_F(ControllerTest, ModelWaitingForFirstPassIsListed) {
+  Controller controller(io_.get_executor(), clock_, cml_, registry_, nullptr, {});
+  auto snapshot = config::Snapshot::Create({Spec()});
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  controller.SetDesiredState(*snapshot);  // not running: no pass happens
+  const ModelStatus* status = controller.statuses().Find("fraud-classifier");
+  ASSERT_NE(status, nullptr);
+  EXPECT_EQ(status->sync, SyncState::kUnknown);
+  EXPECT_EQ(status->health, HealthState::kUnknown);
+  EXPECT_EQ(status->desired_digest, (*snapshot)->Find("fraud-classifier")->digest);
+  EXPECT_EQ(cml_.total_calls(), 0);
+}
+
 // Verifies that a resources change is one new deployment on the existing build.
 TEST_F(ControllerTest, ResourcesChangeRedeploysWithoutRebuild) {
   Start({Spec()});

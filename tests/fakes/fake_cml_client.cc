@@ -98,6 +98,14 @@ void FakeCmlClient::SetDeploymentStatus(const std::string& deployment_id, std::s
   }
 }
 
+void FakeCmlClient::SetModelDescription(const std::string& model_id, std::string description) {
+  for (auto& stored : models_) {
+    if (stored.model.id != model_id) continue;
+    stored.model.description = description;
+    stored.model.updated_at = clock_.Now();
+  }
+}
+
 int FakeCmlClient::calls(std::string_view operation) const {
   const auto it = calls_.find(operation);
   return it == calls_.end() ? 0 : it->second;

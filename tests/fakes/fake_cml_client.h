@@ -39,7 +39,7 @@ struct FakeCmlOptions {
 // "create_model_build"): FailNext() makes the next call fail with a status without applying
 // it; LoseNextAnswer() applies the next write and then answers UNAVAILABLE with
 // outcome_unknown(), as a gateway timeout would.
-class FakeCmlClient final : public api::CmlClient {
+class FakeCmlClient : public api::CmlClient {
  public:
   explicit FakeCmlClient(common::Clock& clock, FakeCmlOptions options = {});
 
@@ -57,6 +57,8 @@ class FakeCmlClient final : public api::CmlClient {
   // ---- Drift, as a person in the CML UI would make it
   // Forces a deployment's status (e.g. "stopped", "failed"); it no longer advances by itself.
   void SetDeploymentStatus(const std::string& deployment_id, std::string status);
+  // Edits a model's description.
+  void SetModelDescription(const std::string& model_id, std::string description);
 
   // ---- Inspection (statuses as of the clock's Now())
   int calls(std::string_view operation) const;

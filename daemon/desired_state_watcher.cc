@@ -263,6 +263,7 @@ class DesiredStateWatcher::Impl : public std::enable_shared_from_this<DesiredSta
   // Not in the coroutine: inotify_event ends in a flexible array, which a frame cannot hold.
   void HandleEvents(const char* data, std::size_t size) {
     std::size_t offset = 0;
+    bool published = false;
     while (offset + sizeof(inotify_event) <= size) {
       inotify_event event;
       std::memcpy(&event, data + offset, sizeof(event));
@@ -270,8 +271,14 @@ class DesiredStateWatcher::Impl : public std::enable_shared_from_this<DesiredSta
       const std::size_t name_room = std::min<std::size_t>(event.len, size - offset - sizeof(event));
       const std::string name(name_start, ::strnlen(name_start, name_room));
       offset += sizeof(event) + event.len;
-      if (Matters(event, name)) NoteEvent();
+      if (!Matters(event, name)) continue;
+      NoteEvent();
+      published |= (event.mask & IN_MOVED_TO) != 0;
     }
+    // A rename into place is how a complete tree or file is published (git-sync's and a
+    // ConfigMap's link swap, an editor's temporary file): nothing to wait for, load now. Later
+    // events of the same burst are still coalesced into one more load.
+    if (published) Reload();
   }
 
   void NoteEvent() {

@@ -35,11 +35,12 @@ struct DesiredStateWatcherOptions {
 // file deleted and recreated, and the watched directory itself replaced. To that end it watches,
 // for each path, the directory holding it (and every symbolic link on the way to its target),
 // and every directory of the resolved tree; the watches are re-armed before each load, because
-// symbolic link targets move. Bursts of events are coalesced: a load starts `debounce` after the
-// last event, and at most `max_delay` after the first. inotify queue overflow causes a load, and
-// a periodic re-read (`resync`) covers anything else inotify cannot see (for example a link
-// swapped several levels above the given path). When inotify is unavailable, only the periodic
-// re-read remains.
+// symbolic link targets move. A rename into place (a link swap, an editor's temporary file) is a
+// complete publication and is loaded at once; other bursts of events are coalesced: a load starts
+// `debounce` after the last event, and at most `max_delay` after the first. inotify queue
+// overflow causes a load, and a periodic re-read (`resync`) covers anything else inotify cannot
+// see (for example a link swapped several levels above the given path). When inotify is
+// unavailable, only the periodic re-read remains.
 //
 // Loading is synchronous on the io_context thread (1000 models take well under 100 ms). The
 // callback runs on that thread and must not throw. Start() does not load: the caller loads the

@@ -106,6 +106,13 @@ class DesiredStateWatcherTest : public ::testing::Test {
     return done();
   }
 
+  // Rewrites `file` in place with "fraud" at `version` and runs until `watcher` has seen it.
+  bool WriteInPlace(DesiredStateWatcher& watcher, const fs::path& file, int version) {
+    const std::uint64_t before = watcher.events();
+    WriteFile(file, Document(version));
+    return RunUntil([&] { return watcher.events() > before; });
+  }
+
   // Runs until a load reports "fraud" at `version`.
   bool RunUntilVersion(int version) {
     return RunUntil([&] { return !results_.empty() && FraudVersion(results_.back()) == version; });
@@ -358,18 +365,15 @@ TEST_F(DesiredStateWatcherTest, DebounceCountsFromLastEvent) {
   testing::FakeClock clock;
   auto watcher =
       Watch(clock, {dir}, {.debounce = milliseconds(100), .max_delay = seconds(1), .resync = {}});
-  // A rename from outside the tree is exactly one event.
-  auto move_in = [&](int version) {
-    const std::uint64_t before = watcher->events();
-    WriteFile(temp_.path() / "staging.yaml", Document(version));
-    fs::rename(temp_.path() / "staging.yaml", dir / "fraud.yaml");
-    return RunUntil([&] { return watcher->events() > before; });
+  // In-place writes: a rename into place would be loaded at once (see below).
+  auto write_in_place = [&](int version) {
+    return WriteInPlace(*watcher, dir / "fraud.yaml", version);
   };
 
-  ASSERT_TRUE(move_in(2));
+  ASSERT_TRUE(write_in_place(2));
   clock.Advance(milliseconds(60));
   Poll();
-  ASSERT_TRUE(move_in(3));
+  ASSERT_TRUE(write_in_place(3));
   clock.Advance(milliseconds(60));  // 120 ms after the first event, 60 ms after the last
   Poll();
   EXPECT_TRUE(results_.empty());
@@ -380,6 +384,21 @@ TEST_F(DesiredStateWatcherTest, DebounceCountsFromLastEvent) {
   EXPECT_EQ(FraudVersion(results_.back()), 3);
 }
 
+// Verifies that a rename into place (how git-sync, a ConfigMap and editors publish) is loaded
+// at once, without waiting for the debounce (fake clock, real inotify).
+TEST_F(DesiredStateWatcherTest, RenameIntoPlaceLoadsAtOnce) {
+  const fs::path dir = temp_.path() / "desired";
+  WriteFile(dir / "fraud.yaml", Document(1));
+  testing::FakeClock clock;
+  auto watcher =
+      Watch(clock, {dir}, {.debounce = milliseconds(100), .max_delay = seconds(1), .resync = {}});
+  Poll();
+  WriteFile(temp_.path() / "staging.yaml", Document(2));
+  fs::rename(temp_.path() / "staging.yaml", dir / "fraud.yaml");
+  ASSERT_TRUE(RunUntil([&] { return !results_.empty(); }));  // the fake clock never moved
+  EXPECT_EQ(FraudVersion(results_.back()), 2);
+}
+
 // Verifies that a burst that never goes quiet is loaded `max_delay` after its first event.
 TEST_F(DesiredStateWatcherTest, MaxDelayBoundsEndlessBurst) {
   const fs::path dir = temp_.path() / "desired";
@@ -387,15 +406,12 @@ TEST_F(DesiredStateWatcherTest, MaxDelayBoundsEndlessBurst) {
   testing::FakeClock clock;
   auto watcher = Watch(
       clock, {dir}, {.debounce = milliseconds(100), .max_delay = milliseconds(250), .resync = {}});
-  auto move_in = [&](int version) {
-    const std::uint64_t before = watcher->events();
-    WriteFile(temp_.path() / "staging.yaml", Document(version));
-    fs::rename(temp_.path() / "staging.yaml", dir / "fraud.yaml");
-    return RunUntil([&] { return watcher->events() > before; });
+  auto write_in_place = [&](int version) {
+    return WriteInPlace(*watcher, dir / "fraud.yaml", version);
   };
 
   for (int version = 2; version <= 5; ++version) {  // events at 0, 80, 160 and 240 ms
-    ASSERT_TRUE(move_in(version));
+    ASSERT_TRUE(write_in_place(version));
     clock.Advance(milliseconds(80));
     Poll();
     if (version < 5) {

@@ -2,12 +2,13 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps release debug test demo format format-check bench clean
+.PHONY: help deps release debug test demo format format-check bench soak clean
 
 help:
 	@echo "make demo    build, start the bundled CML emulator and run the daemon against it"
 	@echo "make test    build with ASan/UBSan and -Werror, run every test (unit and e2e)"
 	@echo "make bench   run the benchmarks of design section 10 (release build)"
+	@echo "make soak    30 minutes of edits, drift and faults; RSS and open fds must not grow"
 	@echo "make format  reformat the sources with clang-format"
 
 deps:
@@ -29,6 +30,9 @@ demo: release
 
 bench: release
 	@./bench/run
+
+soak: release
+	@python3 bench/soak.py
 
 format:
 	@./scripts/check-format --fix

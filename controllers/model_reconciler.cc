@@ -75,10 +75,7 @@ ModelReconciler::ModelReconciler(api::CmlClient& client, common::Clock& clock,
       listings_(client, clock, options.listing_max_age) {}
 
 void ModelReconciler::Retry(const std::string& name) {
-  Memory& memory = memory_[name];
-  memory.attempts_since = clock_.Now();
-  memory.observed.reset();
-  memory.focus = Focus::kNone;
+  memory_[name].retry_requested_at = clock_.Now();
 }
 
 net::awaitable<StatusOr<ObservedState>> ModelReconciler::Observe(
@@ -435,6 +432,12 @@ net::awaitable<StatusOr<PassResult>> ModelReconciler::Reconcile(
   }
   ModelStatus& status = statuses_.Get(name);
   common::TimePoint now = clock_.Now();
+  if (memory.retry_requested_at) {
+    memory.attempts_since = *memory.retry_requested_at;
+    memory.observed.reset();
+    memory.focus = Focus::kNone;
+    memory.retry_requested_at.reset();
+  }
   memory.last_spec = *spec;
   if (memory.generation != spec->digest) {
     memory.generation = spec->digest;

@@ -96,6 +96,9 @@ class ModelReconciler {
     std::optional<common::TimePoint> generation_seen_at;
     bool drift_counted = false;
     common::TimePoint last_full_at{};  // of the last full observation
+    // Set by Retry(), applied when the next pass starts: a pass in flight holds references
+    // into this memory, so nothing else may change it meanwhile.
+    std::optional<common::TimePoint> retry_requested_at;
   };
 
   boost::asio::awaitable<common::StatusOr<ObservedState>> Observe(

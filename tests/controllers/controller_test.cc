@@ -38,6 +38,29 @@ config::ModelDeploymentSpec Spec(std::string name = "fraud-classifier") {
   return spec;
 }
 
+// The in-memory CML, where get_model_deployment can be made to take (fake) time, so that a
+// test can act while a pass is in flight.
+class TestCml : public testing::FakeCmlClient {
+ public:
+  explicit TestCml(testing::FakeClock& clock) : FakeCmlClient(clock), clock_(clock) {}
+
+  Result<api::ModelDeployment> GetModelDeployment(std::string project_id, std::string model_id,
+                                                  std::string build_id,
+                                                  std::string deployment_id) override {
+    if (get_deployment_delay > common::Duration::zero()) {
+      const common::Status slept = co_await clock_.SleepFor(get_deployment_delay);
+      if (!slept.ok()) co_return slept;
+    }
+    co_return co_await FakeCmlClient::GetModelDeployment(
+        std::move(project_id), std::move(model_id), std::move(build_id), std::move(deployment_id));
+  }
+
+  common::Duration get_deployment_delay{};
+
+ private:
+  testing::FakeClock& clock_;
+};
+
 // Drives a Controller against the in-memory CML with a fake clock: no sleeps, no network.
 class ControllerTest : public ::testing::Test {
  protected:
@@ -143,7 +166,7 @@ class ControllerTest : public ::testing::Test {
   // Keeps poll() from stopping the io_context whenever it runs out of ready work.
   net::executor_work_guard<net::io_context::executor_type> work_{io_.get_executor()};
   testing::FakeClock clock_;
-  testing::FakeCmlClient cml_{clock_};
+  TestCml cml_{clock_};
   bool run_done_ = true;
   prometheus::Registry registry_;
   std::unique_ptr<Controller> controller_;
@@ -330,6 +353,22 @@ TEST_F(ControllerTest, StallsAfterThreeFailedBuildsAndRetryStartsOver) {
   ASSERT_TRUE(controller_->Retry("fraud-classifier"));
   Advance(seconds(30));
   EXPECT_EQ(cml_.calls("create_model_build"), 6);
+}
+
+// Verifies that a retry requested while a pass is in flight waits for the next pass (the pass
+// in flight keeps what it holds), and that the model stays converged.
+TEST_F(ControllerTest, RetryDuringPassWaitsForNextPass) {
+  Start({Spec()});
+  ASSERT_TRUE(ConvergeWithin(seconds(10)));
+  cml_.get_deployment_delay = seconds(1);
+  controller_->ReconcileNow("fraud-classifier");
+  Advance(milliseconds(100));  // the resync now waits on get_model_deployment
+  ASSERT_EQ(controller_->queue().in_flight(), 1u);
+  ASSERT_TRUE(controller_->Retry("fraud-classifier"));
+  cml_.get_deployment_delay = {};
+  Advance(seconds(2));
+  EXPECT_TRUE(Converged());
+  EXPECT_EQ(cml_.writes(), 3);
 }
 
 // Verifies that a create whose answer is lost is never repeated: one model, one build.

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <filesystem>
 #include <regex>
-#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -29,32 +28,6 @@ void CopyExamples(const fs::path& dir) {
 
 std::vector<std::string> ClientFlags(const Emulator& emulator) {
   return {"--cml-url", emulator.url(), "--api-key-file", emulator.key_file().string()};
-}
-
-nlohmann::json Status(int port) {
-  const HttpResult result = Http("GET", port, "/api/v1/status");
-  return result.status == 200 ? nlohmann::json::parse(result.body, nullptr, false)
-                              : nlohmann::json();
-}
-
-bool AllSynced(int port, std::size_t models) {
-  const nlohmann::json status = Status(port);
-  if (!status.contains("models") || status["models"].size() != models) return false;
-  for (const auto& m : status["models"]) {
-    if (m["health"] == "Suspended") continue;  // observed and reported only
-    if (m["sync"] != "Synced" || m["health"] != "Healthy") return false;
-  }
-  return true;
-}
-
-// Metric value of a series whose line starts with `prefix` (name and labels), or -1.
-double MetricValue(const std::string& metrics, const std::string& prefix) {
-  std::istringstream lines(metrics);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind(prefix, 0) == 0) return std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return -1;
 }
 
 class DaemonE2eTest : public ::testing::Test {
@@ -118,10 +91,10 @@ TEST_F(DaemonE2eTest, RunFollowsGitSyncSwapAndRejectsInvalidEdits) {
   fs::create_directory_symlink(".worktrees/a", root / "current");
   const int port = StartDaemon(root / "current");
   ASSERT_GT(port, 0) << daemon_->Stderr();
-  const std::size_t models = Status(port)["models"].size();
+  const std::size_t models = DaemonStatus(port)["models"].size();
   ASSERT_GT(models, 0u);
   ASSERT_TRUE(WaitFor([&] { return AllSynced(port, models); }, std::chrono::seconds(60)))
-      << Status(port).dump(2) << daemon_->Stderr();
+      << DaemonStatus(port).dump(2) << daemon_->Stderr();
 
   // git-sync: a new worktree, the link swapped by rename, the old worktree deleted.
   CopyExamples(root / ".worktrees" / "b");
@@ -138,7 +111,7 @@ TEST_F(DaemonE2eTest, RunFollowsGitSyncSwapAndRejectsInvalidEdits) {
         return status.status == 200 && json["sync"] == "Synced" && json["live"]["replicas"] == 2;
       },
       std::chrono::seconds(60)))
-      << Status(port).dump(2);
+      << DaemonStatus(port).dump(2);
 
   // An invalid edit: nothing is written, the daemon stays ready, the error is counted.
   ASSERT_TRUE(WaitFor([&] { return AllSynced(port, models); }, std::chrono::seconds(60)));
@@ -172,9 +145,9 @@ TEST_F(DaemonE2eTest, ServesStatusMetricsAndErrors) {
   CopyExamples(desired);
   const int port = StartDaemon(desired);
   ASSERT_GT(port, 0) << daemon_->Stderr();
-  ASSERT_TRUE(WaitFor([&] { return AllSynced(port, Status(port)["models"].size()); },
+  ASSERT_TRUE(WaitFor([&] { return AllSynced(port, DaemonStatus(port)["models"].size()); },
                       std::chrono::seconds(60)));
-  const nlohmann::json entry = Status(port)["models"][0];
+  const nlohmann::json entry = DaemonStatus(port)["models"][0];
   for (const char* key : {"name", "sync", "health", "conditions", "live", "history", "lastSyncedAt",
                           "nextReconcileAt", "desiredDigest", "resolvedRuntime", "plannedAction"}) {
     EXPECT_TRUE(entry.contains(key)) << key;

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -15,9 +16,10 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <nlohmann/json.hpp>
+#include <boost/beast/ssl.hpp>
 
 extern char** environ;
 
@@ -106,6 +108,35 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ignored);
 }
 
+namespace {
+
+// Writes one request on a connected `stream` and reads the answer into `result`.
+template <typename Stream>
+void Exchange(Stream& stream, const std::string& method, const std::string& target,
+              const std::string& body, const std::string& bearer, HttpResult& result) {
+  http::request<http::string_body> request{http::string_to_verb(method), target, 11};
+  request.set(http::field::host, "127.0.0.1");
+  if (!bearer.empty()) request.set(http::field::authorization, "Bearer " + bearer);
+  if (!body.empty()) {
+    request.set(http::field::content_type, "application/json");
+    request.body() = body;
+  }
+  request.prepare_payload();
+  http::write(stream, request);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 * 1024 * 1024);
+  http::read(stream, buffer, parser);
+  result.status = parser.get().result_int();
+  result.body = parser.get().body();
+}
+
+net::ip::tcp::endpoint Loopback(int port) {
+  return {net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)};
+}
+
+}  // namespace
+
 HttpResult Http(const std::string& method, int port, const std::string& target,
                 const std::string& body, const std::string& bearer) {
   HttpResult result;
@@ -113,23 +144,27 @@ HttpResult Http(const std::string& method, int port, const std::string& target,
     net::io_context io;
     beast::tcp_stream stream(io);
     stream.expires_after(std::chrono::seconds(10));
-    stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"),
-                                          static_cast<unsigned short>(port)));
-    http::request<http::string_body> request{http::string_to_verb(method), target, 11};
-    request.set(http::field::host, "127.0.0.1");
-    if (!bearer.empty()) request.set(http::field::authorization, "Bearer " + bearer);
-    if (!body.empty()) {
-      request.set(http::field::content_type, "application/json");
-      request.body() = body;
-    }
-    request.prepare_payload();
-    http::write(stream, request);
-    beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(64 * 1024 * 1024);
-    http::read(stream, buffer, parser);
-    result.status = parser.get().result_int();
-    result.body = parser.get().body();
+    stream.connect(Loopback(port));
+    Exchange(stream, method, target, body, bearer, result);
+  } catch (const std::exception& e) {
+    result.error = e.what();
+  }
+  return result;
+}
+
+HttpResult Https(const std::string& method, int port, const std::string& target,
+                 const std::filesystem::path& ca_file, const std::string& body) {
+  HttpResult result;
+  try {
+    net::io_context io;
+    net::ssl::context tls(net::ssl::context::tls_client);
+    tls.load_verify_file(ca_file.string());
+    tls.set_verify_mode(net::ssl::verify_peer);
+    beast::ssl_stream<beast::tcp_stream> stream(io, tls);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+    beast::get_lowest_layer(stream).connect(Loopback(port));
+    stream.handshake(net::ssl::stream_base::client);
+    Exchange(stream, method, target, body, "", result);
   } catch (const std::exception& e) {
     result.error = e.what();
   }
@@ -161,6 +196,12 @@ void WriteFile(const std::filesystem::path& file, const std::string& text) {
   std::ofstream(file) << text;
 }
 
+void WriteFileAtomically(const std::filesystem::path& file, const std::string& text) {
+  const auto temp = file.parent_path() / ("." + file.filename().string() + ".tmp");
+  WriteFile(temp, text);
+  std::filesystem::rename(temp, file);
+}
+
 std::string ReadFile(const std::filesystem::path& file) {
   std::ifstream in(file);
   std::stringstream text;
@@ -172,21 +213,200 @@ std::string DaemonBinary() { return std::string(CMLR_BINARY_DIR) + "/daemon/cml-
 std::string EmulatorBinary() { return std::string(CMLR_BINARY_DIR) + "/emulator/cml-emulator"; }
 std::filesystem::path SourceDir() { return CMLR_SOURCE_DIR; }
 
-Emulator::Emulator(std::vector<std::string> extra_args) {
+namespace {
+
+// The port `process` wrote to `port_file`; 0 when it exited first or `timeout` passed.
+int WaitForPort(Process& process, const std::filesystem::path& port_file,
+                std::chrono::milliseconds timeout) {
+  int port = 0;
+  WaitFor(
+      [&] {
+        port = ReadPortFile(port_file, std::chrono::milliseconds(0));
+        return port > 0 || !process.running();
+      },
+      timeout);
+  return port;
+}
+
+}  // namespace
+
+Emulator::Emulator(std::vector<std::string> extra_args)
+    : Emulator(EmulatorOptions{.args = std::move(extra_args)}) {}
+
+Emulator::Emulator(EmulatorOptions options) : options_(std::move(options)) {
   key_file_ = dir_ / "api-key";
-  WriteFile(key_file_, "e2e-key-" + std::to_string(::getpid()) + "\n");
-  std::vector<std::string> args = {"--listen",       "127.0.0.1:0",
-                                   "--port-file",    (dir_ / "port").string(),
-                                   "--api-key-file", key_file_.string()};
-  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  if (options_.api_key.empty()) options_.api_key = "e2e-key-" + std::to_string(::getpid());
+  WriteFile(key_file_, options_.api_key + "\n");
+  Launch(0, key_file_);
+}
+
+bool Emulator::Launch(int port, const std::filesystem::path& key_file) {
+  const auto port_file = dir_ / "port";
+  std::error_code ignored;
+  std::filesystem::remove(port_file, ignored);
+  std::vector<std::string> args = {"--listen",       "127.0.0.1:" + std::to_string(port),
+                                   "--port-file",    port_file.string(),
+                                   "--api-key-file", key_file.string()};
+  if (options_.persist_state) {
+    args.insert(args.end(), {"--state", (dir_ / "state.json").string()});
+  }
+  if (!options_.tls_cert.empty()) {
+    args.insert(args.end(),
+                {"--tls-cert", options_.tls_cert.string(), "--tls-key", options_.tls_key.string()});
+  }
+  args.insert(args.end(), options_.args.begin(), options_.args.end());
   process_ = std::make_unique<Process>(EmulatorBinary(), args);
-  port_ = ReadPortFile(dir_ / "port", std::chrono::seconds(20));
+  port_ = WaitForPort(*process_, port_file, std::chrono::seconds(20));
+  return port_ > 0 && (port == 0 || port_ == port);
+}
+
+std::string Emulator::url() const {
+  return std::string(options_.tls_cert.empty() ? "http" : "https") +
+         "://127.0.0.1:" + std::to_string(port_);
+}
+
+HttpResult Emulator::Admin(const std::string& method, const std::string& target,
+                           const std::string& body) {
+  if (options_.tls_cert.empty()) return Http(method, port_, target, body);
+  return Https(method, port_, target, options_.ca_file, body);
 }
 
 int Emulator::Writes() {
-  const HttpResult calls = Http("GET", port_, "/_emulator/calls");
-  if (calls.status != 200) return -1;
-  return nlohmann::json::parse(calls.body, nullptr, false).value("writes", -1);
+  const nlohmann::json calls = Calls();
+  return calls.is_object() ? calls.value("writes", -1) : -1;
+}
+
+nlohmann::json Emulator::Calls() {
+  const HttpResult calls = Admin("GET", "/_emulator/calls");
+  if (calls.status != 200) return nlohmann::json::value_t::discarded;
+  return nlohmann::json::parse(calls.body, nullptr, false);
+}
+
+nlohmann::json Emulator::State() {
+  const HttpResult state = Admin("GET", "/_emulator/state");
+  if (state.status != 200) return nlohmann::json::value_t::discarded;
+  return nlohmann::json::parse(state.body, nullptr, false);
+}
+
+void Emulator::Kill() {
+  process_->Signal(SIGKILL);
+  process_->Wait(std::chrono::seconds(10));
+}
+
+bool Emulator::Restart(const std::string& api_key) {
+  const int port = port_;
+  Kill();
+  std::filesystem::path key_file = key_file_;
+  if (!api_key.empty()) {
+    key_file = dir_ / ("api-key-" + std::to_string(++restarts_));
+    WriteFile(key_file, api_key + "\n");
+  }
+  // The port is free again at once (the server sets SO_REUSEADDR); a few tries cover the rare
+  // case of another socket holding it for a moment.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    if (Launch(port, key_file)) return true;
+    Kill();
+  }
+  return false;
+}
+
+Daemon::Daemon(std::vector<std::string> args, std::map<std::string, std::string> env) {
+  const auto port_file = dir_ / "port";
+  std::vector<std::string> all = {"run", "--listen", "127.0.0.1:0", "--port-file",
+                                  port_file.string()};
+  all.insert(all.end(), args.begin(), args.end());
+  process_ = std::make_unique<Process>(DaemonBinary(), all, std::move(env));
+  port_ = WaitForPort(*process_, port_file, std::chrono::seconds(20));
+}
+
+std::string Daemon::Output() const { return process_->Stdout() + process_->Stderr(); }
+
+nlohmann::json DaemonStatus(int port) {
+  const HttpResult result = Http("GET", port, "/api/v1/status");
+  return result.status == 200 ? nlohmann::json::parse(result.body, nullptr, false)
+                              : nlohmann::json();
+}
+
+bool AllSynced(int port, std::size_t models) {
+  const nlohmann::json status = DaemonStatus(port);
+  if (!status.contains("models") || status["models"].size() != models) return false;
+  for (const auto& m : status["models"]) {
+    if (m["health"] == "Suspended") continue;  // observed and reported only
+    if (m["sync"] != "Synced" || m["health"] != "Healthy") return false;
+  }
+  return true;
+}
+
+double MetricValue(const std::string& metrics, const std::string& prefix) {
+  std::istringstream lines(metrics);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(prefix, 0) == 0) return std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return -1;
+}
+
+std::vector<std::string> CmlInvariantViolations(const nlohmann::json& state, bool settled) {
+  using nlohmann::json;
+  std::vector<std::string> violations;
+  if (!state.is_object() || !state.contains("projects")) return {"no state dump: " + state.dump()};
+  const auto lower = [](std::string text) {
+    for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return text;
+  };
+  for (const json& project : state["projects"]) {
+    const std::string project_id = project.value("public_identifier", "");
+    std::map<std::string, int> models_by_name;
+    for (const json& model : project.value("models", json::array())) {
+      const std::string name = model.value("name", "");
+      const std::string where =
+          "project " + project_id + " model " + name + " (" + model.value("id", "") + ")";
+      if (++models_by_name[name] == 2) {
+        violations.push_back("two CML models named " + name + " in project " + project_id);
+      }
+      std::map<std::pair<std::string, std::string>, std::vector<std::string>> builds_by_key;
+      std::vector<std::string> running;
+      for (const json& build : model.value("builds", json::array())) {
+        const std::string status = lower(build.value("status", ""));
+        if (status != "build failed" && status != "timedout") {
+          builds_by_key[{build.value("registered_model_version_id", ""),
+                         build.value("runtime_identifier", "")}]
+              .push_back(build.value("id", "") + " (" + status + ")");
+        }
+        for (const json& deployment : build.value("deployments", json::array())) {
+          const std::string d = lower(deployment.value("status", ""));
+          if (d != "stopped" && d != "failed") {
+            running.push_back(deployment.value("id", "") + " (" + d + ")");
+          }
+        }
+      }
+      for (const auto& [key, ids] : builds_by_key) {
+        if (ids.size() < 2) continue;
+        std::string text = where + ": " + std::to_string(ids.size()) +
+                           " builds that have not failed for version " + key.first +
+                           " and runtime " + key.second + ":";
+        for (const std::string& id : ids) text += " " + id;
+        violations.push_back(text);
+      }
+      if (settled && running.size() > 1) {
+        std::string text = where + ": " + std::to_string(running.size()) + " running deployments:";
+        for (const std::string& id : running) text += " " + id;
+        violations.push_back(text);
+      }
+    }
+  }
+  for (const json& registered : state.value("registered_models", json::array())) {
+    std::map<std::string, int> versions_by_run;
+    for (const json& version : registered.value("model_versions", json::array())) {
+      const std::string run =
+          version.value(json::json_pointer("/model_version_metadata/mlflow_metadata/run_id"), "");
+      if (!run.empty() && ++versions_by_run[run] == 2) {
+        violations.push_back("registered model " + registered.value("name", "") +
+                             " has two versions for MLflow run " + run);
+      }
+    }
+  }
+  return violations;
 }
 
 }  // namespace cmlr::e2e

@@ -13,20 +13,33 @@ using common::StatusCode;
 namespace {
 
 constexpr std::size_t kMaxMessageChars = 300;
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
-// Keeps a server-provided text short and on one line.
-std::string Sanitize(std::string_view text) {
-  std::string out;
-  out.reserve(std::min(text.size(), kMaxMessageChars));
-  for (char c : text) {
-    if (out.size() >= kMaxMessageChars) {
-      out += "...";
-      break;
-    }
-    const auto u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u == 0x7f) ? ' ' : c;
+// The length of the well-formed UTF-8 sequence at the start of `text` (RFC 3629: no overlong
+// forms, no surrogates, nothing above U+10FFFF), or 0 when there is none.
+std::size_t Utf8Length(std::string_view text) {
+  const auto lead = static_cast<unsigned char>(text[0]);
+  std::size_t length = 0;
+  char32_t min = 0;
+  char32_t code = 0;
+  if (lead < 0x80) return 1;
+  if ((lead & 0xE0) == 0xC0) {
+    length = 2, min = 0x80, code = lead & 0x1F;
+  } else if ((lead & 0xF0) == 0xE0) {
+    length = 3, min = 0x800, code = lead & 0x0F;
+  } else if ((lead & 0xF8) == 0xF0) {
+    length = 4, min = 0x10000, code = lead & 0x07;
+  } else {
+    return 0;
   }
-  return out;
+  if (text.size() < length) return 0;
+  for (std::size_t k = 1; k < length; ++k) {
+    const auto next = static_cast<unsigned char>(text[k]);
+    if ((next & 0xC0) != 0x80) return 0;
+    code = (code << 6) | (next & 0x3F);
+  }
+  if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
+  return length;
 }
 
 StatusCode CodeFromHttp(int http_status) {
@@ -61,6 +74,28 @@ StatusCode CodeFromHttp(int http_status) {
 
 }  // namespace
 
+std::string SanitizeServerText(std::string_view text) {
+  std::string out;
+  out.reserve(std::min(text.size(), kMaxMessageChars) + 3);
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::size_t length = Utf8Length(text.substr(i));
+    const std::string_view piece = length == 0 ? kReplacement : text.substr(i, length);
+    if (out.size() + piece.size() > kMaxMessageChars) {
+      out += "...";
+      break;
+    }
+    const auto c = static_cast<unsigned char>(piece[0]);
+    if (c < 0x20 || c == 0x7f) {
+      out += ' ';
+    } else {
+      out += piece;
+    }
+    i += length == 0 ? 1 : length;
+  }
+  return out;
+}
+
 bool IsRetryableHttpStatus(int http_status) {
   return http_status == 408 || http_status == 429 ||
          (http_status >= 500 && http_status <= 599 && http_status != 501);
@@ -90,7 +125,7 @@ Status StatusFromHttp(std::string_view operation, int http_status, std::string_v
   }
 
   std::string message = std::string(operation) + ": HTTP " + std::to_string(http_status);
-  if (!detail.empty()) message += ": " + Sanitize(detail);
+  if (!detail.empty()) message += ": " + SanitizeServerText(detail);
   return Status(code, std::move(message)).WithHttpStatus(http_status);
 }
 

@@ -1,10 +1,8 @@
 #include "api/http_cml_client.h"
 
-#include <ctime>
+#include <algorithm>
 #include <exception>
-#include <iomanip>
 #include <optional>
-#include <sstream>
 #include <utility>
 
 #include <prometheus/counter.h>
@@ -16,6 +14,7 @@
 #include <boost/beast/http/verb.hpp>
 
 #include "api/error_mapping.h"
+#include "api/http_response.h"
 #include "api/http_transport.h"
 #include "api/token_bucket.h"
 #include "common/jitter.h"
@@ -48,29 +47,6 @@ Status WithMessage(const Status& status, std::string message) {
 }
 
 std::string Segment(const std::string& id) { return PercentEncode(id); }
-
-// Retry-After: delay-seconds or an HTTP-date.
-std::optional<common::Duration> ParseRetryAfter(std::string_view value, common::TimePoint now) {
-  if (value.empty()) return std::nullopt;
-  std::int64_t seconds = 0;
-  bool digits = true;
-  for (char c : value) {
-    if (c < '0' || c > '9') {
-      digits = false;
-      break;
-    }
-    seconds = std::min<std::int64_t>(seconds * 10 + (c - '0'), 1'000'000);
-  }
-  if (digits) return std::chrono::seconds(seconds);
-  std::tm tm{};
-  std::istringstream in{std::string(value)};
-  in.imbue(std::locale::classic());
-  in >> std::get_time(&tm, "%a, %d %b %Y %H:%M:%S");
-  if (in.fail()) return std::nullopt;
-  const std::time_t when = timegm(&tm);
-  const auto at = common::TimePoint(std::chrono::seconds(when));
-  return at > now ? at - now : common::Duration::zero();
-}
 
 }  // namespace
 
@@ -151,27 +127,19 @@ class HttpCmlClient::Impl {
           retryable = !write && failure.code() == StatusCode::kUnavailable;
         }
       } else {
-        const HttpResponse& response = *result.response;
-        http_status = static_cast<int>(response.result_int());
+        ResponseReading reading = ReadResponse(op, *result.response, clock_.Now());
+        http_status = reading.http_status;
         requests_.Add({{"operation", op}, {"code", std::to_string(http_status)}}).Increment();
-        if (http_status == 429 || http_status == 503) {
-          const auto found = response.find(http::field::retry_after);
-          if (found != response.end()) {
-            std::optional<common::Duration> delay =
-                ParseRetryAfter(std::string_view(found->value()), clock_.Now());
-            if (delay.has_value()) {
-              bucket_.PauseUntil(clock_.Now() + std::min(*delay, options_.max_retry_after));
-              server_said_when = true;
-            }
-          }
+        if (reading.retry_after.has_value()) {
+          bucket_.PauseUntil(clock_.Now() +
+                             std::min(*reading.retry_after, options_.max_retry_after));
+          server_said_when = true;
         }
         if (http_status >= 200 && http_status <= 299) {
-          if (response.body().empty()) co_return Outcome{json::object(), http_status};
-          StatusOr<json> parsed = ParseJson(response.body());
-          if (parsed.ok()) co_return Outcome{std::move(parsed), http_status};
-          co_return Outcome{Malformed(op, parsed.status(), write, http_status), http_status};
+          if (reading.body.ok()) co_return Outcome{std::move(reading.body), http_status};
+          co_return Outcome{Malformed(op, reading.body.status(), write, http_status), http_status};
         }
-        status = StatusFromHttp(op, http_status, response.body());
+        status = reading.body.status();
         if (http_status == 429) {
           retryable = true;  // the server did not process it: safe for writes as well
         } else if (write) {
@@ -485,9 +453,10 @@ CmlClient::Result<Model> HttpCmlClient::UpdateModel(std::string project_id, std:
 }
 
 net::awaitable<Status> HttpCmlClient::DeleteModel(std::string project_id, std::string model_id) {
+  // The body is not used: no copy of it, which would recurse as deep as a server nests it.
   StatusOr<json> result = co_await impl_->Single<json>(
       "delete_model", http::verb::delete_, ModelPath(project_id, model_id), std::nullopt,
-      CallKind::kWrite, [](const json& j) -> StatusOr<json> { return j; });
+      CallKind::kWrite, [](const json&) -> StatusOr<json> { return json::object(); });
   co_return result.ok() ? Status() : result.status();
 }
 

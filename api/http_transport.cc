@@ -35,7 +35,6 @@ using common::StatusOr;
 namespace {
 
 constexpr auto kUseTuple = net::as_tuple(net::use_awaitable);
-constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
 
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
@@ -258,7 +257,7 @@ class HttpTransportImpl final : public HttpTransport {
 
     http::response_parser<http::string_body> parser;
     parser.body_limit(options_.max_response_bytes);
-    parser.header_limit(kMaxHeaderBytes);
+    parser.header_limit(kMaxResponseHeaderBytes);
     auto [read_ec, read] = co_await http::async_read(stream, conn.buffer, parser, kUseTuple);
     (void)read;
     if (read_ec) {
@@ -275,7 +274,7 @@ class HttpTransportImpl final : public HttpTransport {
                                        std::to_string(options_.max_response_bytes) + " bytes");
       } else if (read_ec == http::error::header_limit) {
         status = common::InternalError("response headers from " + host_port_ + " are larger than " +
-                                       std::to_string(kMaxHeaderBytes) + " bytes");
+                                       std::to_string(kMaxResponseHeaderBytes) + " bytes");
       } else if (read_ec.category() == http::make_error_code(http::error::bad_version).category()) {
         status = common::InternalError("malformed HTTP response from " + host_port_ + ": " +
                                        read_ec.message());

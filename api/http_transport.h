@@ -38,6 +38,9 @@ bool IsLoopbackHost(std::string_view host);
 // and query values.
 std::string PercentEncode(std::string_view text);
 
+// The most bytes of status line and headers read from one response; more is INTERNAL.
+inline constexpr std::size_t kMaxResponseHeaderBytes = 64 * 1024;
+
 struct HttpTransportOptions {
   common::Duration connect_timeout = std::chrono::seconds(10);  // resolve + TCP connect
   common::Duration tls_handshake_timeout = std::chrono::seconds(10);

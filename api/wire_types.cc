@@ -5,6 +5,7 @@
 #include <limits>
 #include <utility>
 
+#include "api/error_mapping.h"
 #include "common/time_format.h"
 
 namespace cmlr::api {
@@ -66,9 +67,11 @@ Status ReadInteger(const json& j, const std::string& path, T& out) {
   }
   if (j.is_number_float()) {
     const double v = j.get<double>();
+    // The bound is 2^digits, the first integer above max(): max() of int64 is not a double, it
+    // rounds up to 2^63, so comparing with it would let 2^63 through to an overflowing cast.
+    const double limit = std::ldexp(1.0, std::numeric_limits<T>::digits);
     if (!std::isfinite(v) || std::trunc(v) != v ||
-        v < static_cast<double>(std::numeric_limits<T>::min()) ||
-        v > static_cast<double>(std::numeric_limits<T>::max())) {
+        v < static_cast<double>(std::numeric_limits<T>::min()) || v >= limit) {
       return ValueError(path, "expected an integer");
     }
     out = static_cast<T>(v);
@@ -492,7 +495,8 @@ StatusOr<json> ParseJson(std::string_view text) {
   try {
     return json::parse(text);
   } catch (const json::exception& e) {
-    return common::InvalidArgumentError(std::string("malformed JSON: ") + e.what());
+    // what() quotes the bytes last read, which may be anything a server sent.
+    return common::InvalidArgumentError("malformed JSON: " + SanitizeServerText(e.what()));
   }
 }
 
@@ -524,17 +528,17 @@ StatusOr<ValidateApiKeyResponse> DecodeValidateApiKeyResponse(const json& j) {
 
 StatusOr<RuntimeError> DecodeRuntimeError(const json& j) {
   return DecodeTop<RuntimeError>(j, [](const json& v, const std::string& path, RuntimeError& out) {
-    std::vector<json> details;
-    Status status = ObjectReader(v, path)
-                        .String("error", out.error)
-                        .Int32("code", out.code)
-                        .String("message", out.message)
-                        .Array("details", details,
-                               [](const json& d, const std::string&, json& item) {
-                                 item = d;
-                                 return common::OkStatus();
-                               })
-                        .status();
+    // Only their number is used. Copying them would recurse as deep as a server nests them,
+    // and overflow the stack on a body of nested brackets.
+    std::vector<char> details;
+    Status status =
+        ObjectReader(v, path)
+            .String("error", out.error)
+            .Int32("code", out.code)
+            .String("message", out.message)
+            .Array("details", details,
+                   [](const json&, const std::string&, char&) { return common::OkStatus(); })
+            .status();
     out.details = details.size();
     return status;
   });

@@ -92,9 +92,19 @@ StatusOr<TimePoint> ParseRfc3339(std::string_view text) {
                                          std::chrono::month(static_cast<unsigned>(month)),
                                          std::chrono::day(static_cast<unsigned>(day))};
   if (!date.ok() || hour > 23 || minute > 59 || second > 60) return invalid();
-  const auto days = std::chrono::sys_days(date);
-  return TimePoint(days) + std::chrono::hours(hour) + std::chrono::minutes(minute) +
-         std::chrono::seconds(second) + fraction - offset;
+  // In seconds first, which no four-digit year overflows: TimePoint counts nanoseconds in 64
+  // bits, so it only reaches from 1677 to 2262, and converting a time outside would overflow.
+  const std::chrono::sys_seconds whole = std::chrono::sys_days(date) + std::chrono::hours(hour) +
+                                         std::chrono::minutes(minute) +
+                                         std::chrono::seconds(second) - offset;
+  constexpr auto kFirst = std::chrono::ceil<std::chrono::seconds>(TimePoint::min());
+  constexpr auto kLast = std::chrono::floor<std::chrono::seconds>(TimePoint::max()) -
+                         std::chrono::seconds(1);  // room for the fraction
+  if (whole < kFirst || whole > kLast) {
+    return InvalidArgumentError(fmt::format(
+        "invalid timestamp \"{}\": out of the supported range (years 1678 to 2261)", text));
+  }
+  return TimePoint(whole) + fraction;
 }
 
 }  // namespace cmlr::common

@@ -12,7 +12,8 @@ namespace cmlr::common {
 std::string FormatRfc3339(TimePoint time, bool with_millis = false);
 
 // Parses RFC 3339: date, 'T' (or 't' or ' '), time, optional fraction, then 'Z' or +hh:mm.
-// Anything else is INVALID_ARGUMENT.
+// Anything else is INVALID_ARGUMENT, and so is a time TimePoint cannot hold (before 1678 or
+// after 2261).
 StatusOr<TimePoint> ParseRfc3339(std::string_view text);
 
 }  // namespace cmlr::common

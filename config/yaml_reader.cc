@@ -114,9 +114,21 @@ std::optional<YamlReadError> CheckIndentation(std::string_view text) {
 // Builds YamlNode trees from parser events, refusing what a desired-state file never needs.
 class TreeBuilder final : public YAML::EventHandler {
  public:
+  explicit TreeBuilder(std::string_view text) : text_(text) {}
+
   std::vector<YamlDocument>& documents() { return documents_; }
 
   void OnDocumentStart(const YAML::Mark& mark) override {
+    // yaml-cpp 0.7 leaves some stray tokens unconsumed (a ',' after a block mapping, as in
+    // " a: 1\n,\n") and reports an empty document at that same token forever: a document that
+    // does not start after the previous one is a syntax error, not one more document.
+    if (last_start_ >= 0 && mark.pos <= last_start_) {
+      const std::size_t at = static_cast<std::size_t>(mark.pos);
+      const char c = at < text_.size() ? text_[at] : '\0';
+      Abort(mark, c > ' ' && c < 0x7f ? fmt::format("YAML syntax error: unexpected '{}'", c)
+                                      : std::string("YAML syntax error: unexpected text"));
+    }
+    last_start_ = mark.pos;
     current_ = YamlDocument{.line = Line(mark), .column = Column(mark), .root = {}};
     stack_.clear();
   }
@@ -238,6 +250,8 @@ class TreeBuilder final : public YAML::EventHandler {
         .key = std::move(node.value), .line = node.line, .column = node.column, .value = {}};
   }
 
+  std::string_view text_;
+  int last_start_ = -1;  // byte offset of the previous document's start
   YamlDocument current_;
   std::vector<YamlDocument> documents_;  // complete ones only
   std::vector<Frame> stack_;
@@ -255,7 +269,7 @@ YamlReadResult ReadYamlDocuments(std::string_view text) {
     result.error = std::move(error);
     return result;
   }
-  TreeBuilder builder;
+  TreeBuilder builder(text);
   try {
     std::istringstream stream{std::string(text)};
     YAML::Parser parser(stream);

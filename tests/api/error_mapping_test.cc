@@ -1,6 +1,9 @@
 #include "api/error_mapping.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "api/wire_types.h"
 
 namespace cmlr::api {
 namespace {
@@ -65,6 +68,28 @@ TEST(ErrorMappingTest, MessageCarriesOperationAndServerMessage) {
   const std::string message = StatusFromHttp("list_models", 502, long_body + "\n").message();
   EXPECT_LT(message.size(), 400u);
   EXPECT_EQ(message.find('\n'), std::string::npos);
+}
+
+// Verifies that server text becomes valid UTF-8 on one line: bad bytes are U+FFFD, control
+// characters spaces, and the cut at 300 bytes never splits a character (text that was not
+// UTF-8 made the daemon's status JSON throw; found by tests/fuzz).
+TEST(ErrorMappingTest, SanitizesServerTextToUtf8) {
+  EXPECT_EQ(SanitizeServerText("caf\xC3\xA9\tok\n"), "caf\xC3\xA9 ok ");
+  EXPECT_EQ(SanitizeServerText("a\xFF"
+                               "b\xC3"),
+            "a\xEF\xBF\xBD"
+            "b\xEF\xBF\xBD");
+  EXPECT_EQ(SanitizeServerText("\xC0\xAF\xED\xA0\x80"),  // overlong '/', a surrogate
+            "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  const std::string euros = std::string(299, 'x') + "\xE2\x82\xAC\xE2\x82\xAC";
+  EXPECT_EQ(SanitizeServerText(euros), std::string(299, 'x') + "...");
+  EXPECT_EQ(SanitizeServerText(std::string(300, 'x')), std::string(300, 'x'));
+
+  const std::string message = StatusFromHttp("get_model", 500, "<html>\xFF\xFE</html>").message();
+  EXPECT_EQ(message, "get_model: HTTP 500: <html>\xEF\xBF\xBD\xEF\xBF\xBD</html>");
+  const auto parsed = ParseJson("{\"name\": \"\xFF\"}");
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NO_THROW((void)nlohmann::json(parsed.status().message()).dump());
 }
 
 // Verifies which statuses a read may be retried after.

@@ -1,5 +1,9 @@
 #include "api/wire_types.h"
 
+#include <cstdint>
+#include <limits>
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include "common/time_format.h"
@@ -196,6 +200,34 @@ TEST(WireTypesTest, DecodesRuntimeError) {
   EXPECT_EQ(error->code, 5);
   EXPECT_EQ(error->message, "model x not found");
   EXPECT_EQ(error->details, 1u);
+}
+
+// Verifies that error details nested 100,000 deep are counted without recursing into them
+// (a stack overflow, reproduced with tests/fuzz/wire_json_fuzzer).
+TEST(WireTypesTest, CountsDeeplyNestedErrorDetails) {
+  const std::size_t depth = 100'000;
+  auto parsed = ParseJson(R"({"code": 5, "details": [)" + std::string(depth, '[') +
+                          std::string(depth, ']') + "]}");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  auto error = DecodeRuntimeError(*parsed);
+  ASSERT_TRUE(error.ok()) << error.status();
+  EXPECT_EQ(error->details, 1u);
+}
+
+// Verifies that integers sent as floats are range-checked at the exact bounds: 2^63 does not
+// fit an int64 although it equals max() converted to double (an overflowing cast, reproduced
+// with tests/fuzz/wire_json_fuzzer), and 2^31 does not fit an int32.
+TEST(WireTypesTest, RangeChecksIntegersSentAsFloats) {
+  auto too_big = DecodeModel(Parse(R"({"accelerator_label_id": 9223372036854775808.0})"));
+  ASSERT_FALSE(too_big.ok());
+  EXPECT_EQ(too_big.status().message(), "accelerator_label_id: expected an integer");
+  auto lowest = DecodeModel(Parse(R"({"accelerator_label_id": -9223372036854775808.0})"));
+  ASSERT_TRUE(lowest.ok()) << lowest.status();
+  EXPECT_EQ(lowest->accelerator_label_id, std::numeric_limits<std::int64_t>::min());
+  EXPECT_FALSE(DecodeModel(Parse(R"({"run_as": 2147483648.0})")).ok());
+  auto int32_max = DecodeModel(Parse(R"({"run_as": 2147483647.0})"));
+  ASSERT_TRUE(int32_max.ok()) << int32_max.status();
+  EXPECT_EQ(int32_max->run_as, 2147483647);
 }
 
 // Verifies that a deployment request encodes nvidia_gpus (plural), environment as an object,

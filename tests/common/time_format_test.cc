@@ -41,5 +41,23 @@ TEST(TimeFormatTest, RejectsMalformed) {
   }
 }
 
+// Verifies that times TimePoint cannot hold are errors rather than an overflow, and that the
+// ends of its range still parse (a year found by tests/fuzz/wire_json_fuzzer).
+TEST(TimeFormatTest, RejectsTimesOutOfRange) {
+  for (const char* text :
+       {"4052-11-22T08:41:50.481Z", "9999-12-31T23:59:59Z", "2262-04-12T00:00:00Z",
+        "0000-01-01T00:00:00Z", "1677-01-01T00:00:00Z"}) {
+    const StatusOr<TimePoint> parsed = ParseRfc3339(text);
+    ASSERT_FALSE(parsed.ok()) << text;
+    EXPECT_EQ(parsed.status().code(), StatusCode::kInvalidArgument);
+  }
+  const StatusOr<TimePoint> last = ParseRfc3339("2261-12-31T23:59:59.999Z");
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(FormatRfc3339(*last, true), "2261-12-31T23:59:59.999Z");
+  const StatusOr<TimePoint> first = ParseRfc3339("1678-01-01T00:00:00Z");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(FormatRfc3339(*first), "1678-01-01T00:00:00Z");
+}
+
 }  // namespace
 }  // namespace cmlr::common

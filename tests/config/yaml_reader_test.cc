@@ -126,5 +126,16 @@ TEST(YamlReaderTest, ReportsSyntaxErrors) {
   EXPECT_NE(result.error->message.find("YAML syntax error"), std::string::npos);
 }
 
+// Verifies that a stray ',' after a block mapping, which yaml-cpp 0.7 reports as an endless
+// stream of empty documents, is a syntax error (found by tests/fuzz/desired_state_fuzzer).
+TEST(YamlReaderTest, RejectsStrayCommaInsteadOfLoopingForever) {
+  const YamlReadResult result = ReadYamlDocuments(" a: 1\n,\n");
+  ASSERT_TRUE(result.error);
+  EXPECT_EQ(result.error->line, 2);
+  EXPECT_EQ(result.error->column, 1);
+  EXPECT_EQ(result.error->message, "YAML syntax error: unexpected ','");
+  EXPECT_LE(result.documents.size(), 2u);
+}
+
 }  // namespace
 }  // namespace cmlr::config

@@ -2,13 +2,15 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps release debug test demo format format-check bench soak clean
+.PHONY: help deps release debug test demo format format-check bench soak fuzz tsan clean
 
 help:
 	@echo "make demo    build, start the bundled CML emulator and run the daemon against it"
 	@echo "make test    build with ASan/UBSan and -Werror, run every test (unit and e2e)"
 	@echo "make bench   run the benchmarks of design section 10 (release build)"
 	@echo "make soak    30 minutes of edits, drift and faults; RSS and open fds must not grow"
+	@echo "make tsan    ThreadSanitizer over the multi-threaded code (scripts/tsan all: whole suite)"
+	@echo "make fuzz    libFuzzer on the parser, API decoders and HTTP handling (FUZZ_SECONDS=60 each)"
 	@echo "make format  reformat the sources with clang-format"
 
 deps:
@@ -33,6 +35,12 @@ bench: release
 
 soak: release
 	@python3 bench/soak.py
+
+fuzz: deps
+	@./scripts/fuzz
+
+tsan: deps
+	@./scripts/tsan
 
 format:
 	@./scripts/check-format --fix

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "api/wire_types.h"
+#include "common/utf8.h"
 
 namespace cmlr::api {
 
@@ -14,33 +15,6 @@ namespace {
 
 constexpr std::size_t kMaxMessageChars = 300;
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
-
-// The length of the well-formed UTF-8 sequence at the start of `text` (RFC 3629: no overlong
-// forms, no surrogates, nothing above U+10FFFF), or 0 when there is none.
-std::size_t Utf8Length(std::string_view text) {
-  const auto lead = static_cast<unsigned char>(text[0]);
-  std::size_t length = 0;
-  char32_t min = 0;
-  char32_t code = 0;
-  if (lead < 0x80) return 1;
-  if ((lead & 0xE0) == 0xC0) {
-    length = 2, min = 0x80, code = lead & 0x1F;
-  } else if ((lead & 0xF0) == 0xE0) {
-    length = 3, min = 0x800, code = lead & 0x0F;
-  } else if ((lead & 0xF8) == 0xF0) {
-    length = 4, min = 0x10000, code = lead & 0x07;
-  } else {
-    return 0;
-  }
-  if (text.size() < length) return 0;
-  for (std::size_t k = 1; k < length; ++k) {
-    const auto next = static_cast<unsigned char>(text[k]);
-    if ((next & 0xC0) != 0x80) return 0;
-    code = (code << 6) | (next & 0x3F);
-  }
-  if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
-  return length;
-}
 
 StatusCode CodeFromHttp(int http_status) {
   switch (http_status) {
@@ -79,7 +53,7 @@ std::string SanitizeServerText(std::string_view text) {
   out.reserve(std::min(text.size(), kMaxMessageChars) + 3);
   std::size_t i = 0;
   while (i < text.size()) {
-    const std::size_t length = Utf8Length(text.substr(i));
+    const std::size_t length = common::Utf8Length(text.substr(i));
     const std::string_view piece = length == 0 ? kReplacement : text.substr(i, length);
     if (out.size() + piece.size() > kMaxMessageChars) {
       out += "...";

@@ -11,6 +11,8 @@
 #include <yaml-cpp/mark.h>
 #include <yaml-cpp/parser.h>
 
+#include "common/utf8.h"
+
 namespace cmlr::config {
 
 const YamlEntry* YamlNode::FindEntry(std::string_view key) const {
@@ -65,23 +67,8 @@ std::optional<YamlReadError> CheckText(std::string_view text) {
       ++column;
       continue;
     }
-    std::size_t length = 0;
-    unsigned min = 0;
-    unsigned code = 0;
-    if ((c & 0xE0) == 0xC0) {
-      length = 2, min = 0x80, code = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      length = 3, min = 0x800, code = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      length = 4, min = 0x10000, code = c & 0x07;
-    }
-    bool valid = length != 0 && i + length <= text.size();
-    for (std::size_t k = 1; valid && k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      valid = (next & 0xC0) == 0x80;
-      code = (code << 6) | (next & 0x3F);
-    }
-    if (!valid || code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
+    const std::size_t length = common::Utf8Length(text.substr(i));
+    if (length == 0) {
       return YamlReadError{line, column, "invalid UTF-8; this does not look like a YAML text file"};
     }
     i += length;

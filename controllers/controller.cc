@@ -86,9 +86,12 @@ net::awaitable<void> Controller::Work(std::string name) {
       queue_.AddAfter(name, *result->requeue_after);
     } else {
       queue_.Forget(name);
-      if (snapshot_->Find(name) == nullptr && !options_.reconciler.prune) {
-        statuses_.Erase(name);
-        metrics_.RemoveModel(name);
+      if (snapshot_->Find(name) == nullptr) {
+        reconciler_.Forget(name);
+        if (!options_.reconciler.prune) {
+          statuses_.Erase(name);
+          metrics_.RemoveModel(name);
+        }
       }
     }
   } else {

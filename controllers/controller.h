@@ -60,6 +60,7 @@ class Controller {
 
   const StatusStore& statuses() const { return statuses_; }
   const WorkQueue& queue() const { return queue_; }
+  const ModelReconciler& reconciler() const { return reconciler_; }
   void SetPassObserver(PassObserver observer) { observer_ = std::move(observer); }
 
  private:

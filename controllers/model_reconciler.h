@@ -14,8 +14,8 @@
 #include "common/status.h"
 #include "config/snapshot.h"
 #include "controllers/controller_metrics.h"
+#include "controllers/observation_cache.h"
 #include "controllers/planner.h"
-#include "controllers/shared_listings.h"
 #include "controllers/status_store.h"
 
 namespace cmlr::controllers {
@@ -45,13 +45,11 @@ struct PassResult {
   Plan plan;
 };
 
-// Reconciles one model at a time (design section 4): observe through CmlClient, plan with the
-// pure ComputePlan, perform at most one write, record status and metrics, and say when to
-// look again. CML is the only state: what is kept in memory between passes (the last
-// observation, to poll only the build or deployment being waited on) is an optimisation that a
-// restart may lose. A write is made only from a fresh observation: a full one in the same
-// pass, or the answers CML gave to this reconciler's previous writes in a chain (the build of
-// a model it just created, the deployment of a build it just saw finish).
+// Reconciles one model at a time (design section 4): observe through the ObservationCache,
+// plan with the pure ComputePlan, perform at most one write, record status and metrics, and say
+// when to look again. CML is the only state: what is kept in memory between passes (the
+// observation cache, the generation and attempt bookkeeping below) is an optimisation that a
+// restart may lose.
 //
 // Runs on the io_context thread; several passes of different models may interleave, never
 // two of one model (the work queue guarantees it). `client`, `clock`, `statuses` and
@@ -74,53 +72,48 @@ class ModelReconciler {
   // Starts a fresh set of attempts for `name` (POST /api/v1/models/{name}/retry).
   void Retry(const std::string& name);
 
+  // Forgets everything remembered of `name` (it left the desired state for good).
+  void Forget(const std::string& name);
+  // Whether anything is remembered of `name`, and the observation kept for it (for tests of
+  // memory that stays flat).
+  bool Remembers(std::string_view name) const {
+    return progress_.find(name) != progress_.end() || observations_.Contains(name);
+  }
+  const ObservationCache& observations() const { return observations_; }
+
  private:
-  // What the next pass looks at before planning, when it is not a full observation: the build
-  // or deployment being waited on, or (kSynced) the deployment that serves a synced model.
-  enum class Focus { kNone, kBuild, kDeployment, kSynced };
-  struct PendingWrite {
-    ActionKind kind{};
-    common::TimePoint at{};
-  };
-  struct Memory {
-    std::optional<config::ModelDeploymentSpec> last_spec;
-    std::optional<ObservedState> observed;
-    Focus focus = Focus::kNone;
-    std::string focus_build_id;
-    std::string focus_deployment_id;
-    bool model_created_by_us = false;
-    std::string build_created_by_us;
-    std::optional<PendingWrite> pending;
-    common::TimePoint attempts_since{};
-    std::string generation;
-    std::optional<common::TimePoint> generation_seen_at;
-    bool drift_counted = false;
-    common::TimePoint last_full_at{};  // of the last full observation
-    // Set by Retry(), applied when the next pass starts: a pass in flight holds references
-    // into this memory, so nothing else may change it meanwhile.
+  // What a pass needs to know of earlier passes of the same model, besides the observation.
+  struct Progress {
+    std::optional<config::ModelDeploymentSpec> last_spec;  // for --prune after removal
+    std::string generation;                                // the spec digest last seen
+    std::optional<common::TimePoint> generation_seen_at;   // until it converges
+    common::TimePoint attempts_since{};  // failures before this are not attempts (retry)
+    // Set by Retry(), applied when the next pass starts, so a pass in flight is not disturbed.
     std::optional<common::TimePoint> retry_requested_at;
+    // A write whose outcome is unknown: the same write waits for `ambiguous_grace`.
+    std::optional<ActionKind> pending_kind;
+    common::TimePoint pending_at{};
+    bool drift_counted = false;
   };
 
-  boost::asio::awaitable<common::StatusOr<ObservedState>> Observe(
-      const config::ModelDeploymentSpec& spec, std::string* resolved_runtime);
-  // The CML model named in `spec`, its builds and their deployments, into `observed`.
-  boost::asio::awaitable<common::Status> ObserveModel(const config::ModelDeploymentSpec& spec,
-                                                      ObservedState& observed);
-  // Observe() into memory, recording a failure in the model's status.
-  boost::asio::awaitable<common::Status> ObserveFully(const config::ModelDeploymentSpec& spec,
-                                                      Memory& memory, ModelStatus& status);
-  boost::asio::awaitable<common::Status> Refresh(const config::ModelDeploymentSpec& spec,
-                                                 Memory& memory);
-  // The cheap look at a synced model (Focus::kSynced): the model from the shared project
-  // listing, the runtime from the shared catalogue, and the serving deployment by id. False
-  // when what it found cannot be planned from (the model or deployment is gone): observe fully.
-  boost::asio::awaitable<common::StatusOr<bool>> Recheck(const config::ModelDeploymentSpec& spec,
-                                                         Memory& memory, ModelStatus& status);
-  boost::asio::awaitable<common::Status> Act(const std::string& name, const PlannedAction& action,
-                                             Memory& memory, ModelStatus& status);
-  boost::asio::awaitable<common::StatusOr<PassResult>> Prune(std::string name, Memory& memory);
+  void BeginPass(const config::ModelDeploymentSpec& spec, Progress& progress, ModelStatus& status);
+  // Observes, plans, and observes fully and plans again when the plan wants a write that the
+  // observation does not allow.
+  boost::asio::awaitable<common::StatusOr<Plan>> ObserveAndPlan(
+      const config::ModelDeploymentSpec& spec, const Progress& progress, ModelStatus& status);
+  // True while an earlier write of the same kind with an unknown outcome may still show up.
+  bool HoldForPendingWrite(Progress& progress, Plan& plan, common::TimePoint now) const;
+  // Sends `action`, records it in history, logs and metrics; returns CML's answer.
+  boost::asio::awaitable<common::StatusOr<WriteAnswer>> Write(const std::string& name,
+                                                              const PlannedAction& action,
+                                                              ModelStatus& status);
+  boost::asio::awaitable<common::StatusOr<PassResult>> Removed(std::string name);
+  boost::asio::awaitable<common::StatusOr<PassResult>> Prune(
+      std::string name, const config::ModelDeploymentSpec& spec);
+  // Status, convergence metric, the observation to keep and when to look again.
+  PassResult FinishPass(const config::ModelDeploymentSpec& spec, Progress& progress, Plan plan,
+                        const WriteAnswer* written, bool hold, ModelStatus& status);
 
-  bool ChainAllowed(const PlannedAction& action, const Memory& memory, bool refreshed) const;
   common::Duration NextDelay(const Plan& plan, bool wrote, common::TimePoint now);
   void RecordPlan(const config::ModelDeploymentSpec& spec, const Plan& plan, ModelStatus& status,
                   common::TimePoint now);
@@ -134,8 +127,8 @@ class ModelReconciler {
   std::shared_ptr<spdlog::logger> logger_;
   ReconcilerOptions options_;
   common::Jitter jitter_;
-  SharedListings listings_;
-  std::map<std::string, Memory, std::less<>> memory_;
+  ObservationCache observations_;
+  std::map<std::string, Progress, std::less<>> progress_;
 };
 
 }  // namespace cmlr::controllers

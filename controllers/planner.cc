@@ -102,34 +102,53 @@ std::vector<FieldDiff> DeploymentDiffs(const api::ModelDeployment& d,
   return diffs;
 }
 
-void Stall(Plan& plan, std::string reason, std::string message) {
+void Stall(Plan& plan, Reason reason, std::string message) {
   plan.stalled = true;
   plan.reconciling = false;
   plan.sync = SyncState::kOutOfSync;
   if (plan.health == HealthState::kUnknown) plan.health = HealthState::kDegraded;
-  plan.reason = std::move(reason);
+  plan.reason = reason;
   plan.message = std::move(message);
   plan.next = NextCheck::kStalled;
 }
 
-void Act(Plan& plan, PlannedAction action, std::string reason, HealthState health) {
+void Act(Plan& plan, PlannedAction action, Reason reason, HealthState health) {
   plan.sync = SyncState::kOutOfSync;
   plan.health = health;
   plan.reconciling = true;
-  plan.reason = std::move(reason);
+  plan.reason = reason;
   plan.message = action.summary;
   plan.next = NextCheck::kProgress;
   plan.action = std::move(action);
 }
 
-void Wait(Plan& plan, std::string reason, std::string message, common::TimePoint since) {
+void Settle(Plan& plan, SyncState sync, HealthState health, Reason reason, std::string message) {
+  plan.sync = sync;
+  plan.health = health;
+  plan.reason = reason;
+  plan.message = std::move(message);
+}
+
+// Waits on `awaiting`; past `timeout` the model is Degraded with `timeout_reason` (and still
+// waits: the operation is never duplicated).
+void Wait(Plan& plan, Awaiting awaiting, Reason reason, std::string_view what,
+          std::string_view status, common::TimePoint now, common::Duration timeout,
+          Reason timeout_reason, std::string_view timeout_name) {
   plan.sync = SyncState::kOutOfSync;
   plan.health = HealthState::kProgressing;
   plan.reconciling = true;
-  plan.reason = std::move(reason);
-  plan.message = std::move(message);
+  plan.reason = reason;
+  plan.message = fmt::format("{} is {}", what, status);
   plan.next = NextCheck::kProgress;
-  plan.waiting_since = since;
+  const common::Duration waited = now - awaiting.since;
+  plan.awaiting = std::move(awaiting);
+  if (waited > timeout) {
+    plan.health = HealthState::kDegraded;
+    plan.reason = timeout_reason;
+    plan.message =
+        fmt::format("{} still \"{}\" after {} ({} {})", what, status,
+                    common::FormatDuration(waited), timeout_name, common::FormatDuration(timeout));
+  }
 }
 
 PlannedAction StopAction(const std::string& project_id, const api::ModelDeployment& d,
@@ -165,51 +184,58 @@ std::vector<const api::ModelDeployment*> Running(const ObservedState& observed) 
   return running;
 }
 
-// Plans the registry, runtime and model steps. Returns true when the plan is decided.
-bool PlanPrerequisites(const config::ModelDeploymentSpec& spec, const ObservedState& observed,
-                       Plan& plan) {
+// ---------------------------------------------------------------------------------------------
+// Prerequisites: the registry version, the runtime and the CML model. Each returns true when
+// it decided the plan.
+
+bool PlanRegistry(const config::ModelDeploymentSpec& spec, const ObservedState& observed,
+                  Plan& plan) {
   const config::RegisteredModelRef& ref = spec.registered_model;
+  if (observed.registered_model && observed.version) {
+    plan.live.registered_model_id = observed.registered_model->model_id;
+    plan.live.registered_model_version_id = observed.version->model_version_id;
+    return false;
+  }
+  if (ref.from_experiment_run && !ref.name.empty()) {
+    const config::ExperimentRunSource& run = *ref.from_experiment_run;
+    PlannedAction action{.kind = ActionKind::kCreateRegisteredModel};
+    action.project_id = spec.project_id;
+    action.register_request = {.project_id = spec.project_id,
+                               .experiment_id = run.experiment_id,
+                               .run_id = run.run_id,
+                               .model_path = run.model_path,
+                               .model_name = ref.name};
+    action.summary = fmt::format("register MLflow run {} of experiment {} as a version of {}",
+                                 run.run_id, run.experiment_id, ref.name);
+    plan.diffs.push_back({"registeredModel.version", "<none>", "from run " + run.run_id});
+    Act(plan, std::move(action), Reason::kRegisteringModelVersion,
+        observed.model ? HealthState::kProgressing : HealthState::kMissing);
+    return true;
+  }
   const std::string registry_name = ref.name.empty() ? "id " + ref.id : ref.name;
-  if (!observed.registered_model || !observed.version) {
-    if (ref.from_experiment_run && !ref.name.empty()) {
-      PlannedAction action{.kind = ActionKind::kCreateRegisteredModel};
-      action.project_id = spec.project_id;
-      action.register_request = {.project_id = spec.project_id,
-                                 .experiment_id = ref.from_experiment_run->experiment_id,
-                                 .run_id = ref.from_experiment_run->run_id,
-                                 .model_path = ref.from_experiment_run->model_path,
-                                 .model_name = ref.name};
-      action.summary = fmt::format("register MLflow run {} of experiment {} as a version of {}",
-                                   ref.from_experiment_run->run_id,
-                                   ref.from_experiment_run->experiment_id, ref.name);
-      plan.diffs.push_back(
-          {"registeredModel.version", "<none>", "from run " + ref.from_experiment_run->run_id});
-      Act(plan, std::move(action), "RegisteringModelVersion",
-          observed.model ? HealthState::kProgressing : HealthState::kMissing);
-      return true;
-    }
-    plan.health = observed.model ? HealthState::kDegraded : HealthState::kMissing;
-    const std::string what =
-        !observed.registered_model ? fmt::format("registered model {} not found", registry_name)
-        : ref.version
-            ? fmt::format("registered model {} has no version {}", registry_name, *ref.version)
-            : fmt::format("registered model {} has no version from run {}", registry_name,
-                          ref.from_experiment_run->run_id);
-    Stall(plan, "RegisteredModelVersionNotFound", what);
-    return true;
-  }
-  plan.live.registered_model_id = observed.registered_model->model_id;
-  plan.live.registered_model_version_id = observed.version->model_version_id;
+  plan.health = observed.model ? HealthState::kDegraded : HealthState::kMissing;
+  const std::string what =
+      !observed.registered_model ? fmt::format("registered model {} not found", registry_name)
+      : ref.version
+          ? fmt::format("registered model {} has no version {}", registry_name, *ref.version)
+          : fmt::format("registered model {} has no version from run {}", registry_name,
+                        ref.from_experiment_run->run_id);
+  Stall(plan, Reason::kRegisteredModelVersionNotFound, what);
+  return true;
+}
 
-  if (!observed.runtime_identifier) {
-    const auto& selector = std::get<config::RuntimeSelector>(spec.runtime);
-    plan.health = observed.model ? HealthState::kDegraded : HealthState::kMissing;
-    Stall(plan, "RuntimeNotFound",
-          fmt::format("no ENABLED runtime matches kernel=\"{}\" edition=\"{}\" editor=\"{}\"",
-                      selector.kernel, selector.edition, selector.editor));
-    return true;
-  }
+bool PlanRuntime(const config::ModelDeploymentSpec& spec, const ObservedState& observed,
+                 Plan& plan) {
+  if (observed.runtime_identifier) return false;
+  const auto& selector = std::get<config::RuntimeSelector>(spec.runtime);
+  plan.health = observed.model ? HealthState::kDegraded : HealthState::kMissing;
+  Stall(plan, Reason::kRuntimeNotFound,
+        fmt::format("no ENABLED runtime matches kernel=\"{}\" edition=\"{}\" editor=\"{}\"",
+                    selector.kernel, selector.edition, selector.editor));
+  return true;
+}
 
+bool PlanModel(const config::ModelDeploymentSpec& spec, const ObservedState& observed, Plan& plan) {
   if (!observed.model) {
     PlannedAction action{.kind = ActionKind::kCreateModel};
     action.project_id = spec.project_id;
@@ -220,218 +246,283 @@ bool PlanPrerequisites(const config::ModelDeploymentSpec& spec, const ObservedSt
                             .registered_model_id = observed.registered_model->model_id};
     action.summary = fmt::format("create model {} in project {}", spec.model_name, spec.project_id);
     plan.diffs.push_back({"model", "<none>", spec.model_name});
-    Act(plan, std::move(action), "CreatingModel", HealthState::kMissing);
+    Act(plan, std::move(action), Reason::kCreatingModel, HealthState::kMissing);
     return true;
   }
   const api::Model& model = *observed.model;
   plan.live.model_id = model.id;
   plan.live.auth_enabled = model.auth_enabled;
-  if (model.description != spec.description) {
-    PlannedAction action{.kind = ActionKind::kUpdateModel};
-    action.project_id = spec.project_id;
-    action.model_id = model.id;
-    action.update_request = {.id = model.id, .description = spec.description};
-    action.summary = fmt::format("update description of model {}", spec.model_name);
-    plan.diffs.push_back({"description", model.description, spec.description});
-    Act(plan, std::move(action), "UpdatingModel", HealthState::kProgressing);
-    return true;
-  }
-  return false;
+  if (model.description == spec.description) return false;
+  PlannedAction action{.kind = ActionKind::kUpdateModel};
+  action.project_id = spec.project_id;
+  action.model_id = model.id;
+  action.update_request = {.id = model.id, .description = spec.description};
+  action.summary = fmt::format("update description of model {}", spec.model_name);
+  plan.diffs.push_back({"description", model.description, spec.description});
+  Act(plan, std::move(action), Reason::kUpdatingModel, HealthState::kProgressing);
+  return true;
 }
 
-// Plans builds and deployments once the model exists with the right description.
-void PlanServing(const config::ModelDeploymentSpec& spec, const ObservedState& observed,
-                 const PlanContext& context, Plan& plan) {
-  const std::string& runtime = *observed.runtime_identifier;
-  const std::string& version_id = observed.version->model_version_id;
-  const std::string marker = BuildMarker(spec);
-  plan.live.runtime = runtime;
-  plan.live.version = observed.version->number;
+// ---------------------------------------------------------------------------------------------
+// Serving: scale to zero, the build, the deployment, drift.
 
-  const std::vector<const api::ModelDeployment*> running = Running(observed);
-  if (!running.empty()) FillLiveDeployment(plan.live, *running.front());
-
-  if (spec.resources.replicas == 0) {
-    if (!running.empty()) {
-      plan.diffs.push_back({"resources.replicas", std::to_string(running.front()->replicas), "0"});
-      Act(plan, StopAction(spec.project_id, *running.front(), "replicas: 0"), "ScalingToZero",
-          HealthState::kProgressing);
-      return;
-    }
-    plan.sync = SyncState::kSynced;
-    plan.health = HealthState::kSuspended;
-    plan.reason = "ScaledToZero";
-    plan.message = "replicas: 0; the model and its build are kept, nothing serves";
-    return;
+// replicas: 0 stops what runs, one deployment per pass. True when it decided the plan.
+bool PlanScaleToZero(const config::ModelDeploymentSpec& spec,
+                     const std::vector<const api::ModelDeployment*>& running, Plan& plan) {
+  if (spec.resources.replicas != 0) return false;
+  if (!running.empty()) {
+    plan.diffs.push_back({"resources.replicas", std::to_string(running.front()->replicas), "0"});
+    Act(plan, StopAction(spec.project_id, *running.front(), "replicas: 0"), Reason::kScalingToZero,
+        HealthState::kProgressing);
+    return true;
   }
+  Settle(plan, SyncState::kSynced, HealthState::kSuspended, Reason::kScaledToZero,
+         "replicas: 0; the model and its build are kept, nothing serves");
+  return true;
+}
 
-  std::vector<const api::ModelBuild*> succeeded, in_progress;
-  int failed_attempts = 0;
+// The builds of the desired version on the desired runtime, sorted by what planning needs.
+struct MatchingBuilds {
+  std::vector<const api::ModelBuild*> built;
+  std::vector<const api::ModelBuild*> in_progress;
+  int failed_attempts = 0;  // failed ones carrying this spec's marker, since attempts_since
   std::string last_failure;
+};
+
+MatchingBuilds ClassifyBuilds(const ObservedState& observed, const std::string& marker,
+                              const PlanContext& context) {
+  MatchingBuilds matching;
+  const std::string& version_id = observed.version->model_version_id;
   for (const api::ModelBuild& b : observed.builds) {
-    if (b.registered_model_version_id != version_id || b.runtime_identifier != runtime) continue;
+    if (b.registered_model_version_id != version_id ||
+        b.runtime_identifier != *observed.runtime_identifier) {
+      continue;
+    }
     switch (ClassifyBuild(b.status)) {
       case BuildPhase::kSucceeded:
-        succeeded.push_back(&b);
+        matching.built.push_back(&b);
         break;
       case BuildPhase::kInProgress:
-        in_progress.push_back(&b);
+        matching.in_progress.push_back(&b);
         break;
       case BuildPhase::kFailed:
         if (b.comment == marker && CreatedAt(b) >= context.attempts_since) {
-          ++failed_attempts;
-          last_failure = fmt::format("build {} ended with status \"{}\"", b.id, b.status);
+          ++matching.failed_attempts;
+          matching.last_failure = fmt::format("build {} ended with status \"{}\"", b.id, b.status);
         }
         break;
     }
   }
+  return matching;
+}
 
-  const api::ModelBuild* build = Newest(succeeded);
-  if (build == nullptr) {
-    if (const api::ModelBuild* current = Newest(in_progress)) {
-      plan.live.build_id = current->id;
-      plan.live.build_status = current->status;
-      const common::TimePoint since = CreatedAt(*current);
-      Wait(plan, "BuildInProgress", fmt::format("build {} is {}", current->id, current->status),
-           since);
-      if (context.now - since > spec.sync.build_timeout) {
-        plan.health = HealthState::kDegraded;
-        plan.reason = "BuildTimeout";
-        plan.message = fmt::format("build {} still \"{}\" after {} (buildTimeout {})", current->id,
-                                   current->status, common::FormatDuration(context.now - since),
-                                   common::FormatDuration(spec.sync.build_timeout));
-      }
-      return;
-    }
-    if (failed_attempts >= spec.sync.max_attempts) {
-      Stall(plan, "BuildFailed",
-            fmt::format("{} of {} build attempts failed; last: {}", failed_attempts,
-                        spec.sync.max_attempts, last_failure));
-      return;
-    }
-    PlannedAction action{.kind = ActionKind::kCreateBuild};
-    action.project_id = spec.project_id;
-    action.model_id = observed.model->id;
-    action.build_request = {.project_id = spec.project_id,
-                            .model_id = observed.model->id,
-                            .comment = marker,
-                            .runtime_identifier = runtime,
-                            .registered_model_version_id = version_id};
-    action.summary =
-        fmt::format("create build of version {} on runtime {}", observed.version->number, runtime);
-    plan.diffs.push_back(
-        {"build", "<none>", fmt::format("version {} on {}", observed.version->number, runtime)});
-    Act(plan, std::move(action), failed_attempts > 0 ? "RetryingBuild" : "CreatingBuild",
-        running.empty() ? HealthState::kMissing : HealthState::kProgressing);
-    return;
+// The build to deploy: the newest built matching one. When there is none, plans waiting for the
+// one in progress, a new build, or a stall, and returns null.
+const api::ModelBuild* PlanBuild(const config::ModelDeploymentSpec& spec,
+                                 const ObservedState& observed, const MatchingBuilds& builds,
+                                 bool serving, const PlanContext& context, Plan& plan) {
+  if (const api::ModelBuild* build = Newest(builds.built)) {
+    plan.live.build_id = build->id;
+    plan.live.build_status = build->status;
+    return build;
   }
-  plan.live.build_id = build->id;
-  plan.live.build_status = build->status;
+  if (const api::ModelBuild* current = Newest(builds.in_progress)) {
+    plan.live.build_id = current->id;
+    plan.live.build_status = current->status;
+    Wait(plan,
+         {.kind = Awaiting::Kind::kBuild, .build_id = current->id, .since = CreatedAt(*current)},
+         Reason::kBuildInProgress, "build " + current->id, current->status, context.now,
+         spec.sync.build_timeout, Reason::kBuildTimeout, "buildTimeout");
+    return nullptr;
+  }
+  if (builds.failed_attempts >= spec.sync.max_attempts) {
+    Stall(plan, Reason::kBuildFailed,
+          fmt::format("{} of {} build attempts failed; last: {}", builds.failed_attempts,
+                      spec.sync.max_attempts, builds.last_failure));
+    return nullptr;
+  }
+  const int version = observed.version->number;
+  const std::string& runtime = *observed.runtime_identifier;
+  PlannedAction action{.kind = ActionKind::kCreateBuild};
+  action.project_id = spec.project_id;
+  action.model_id = observed.model->id;
+  action.build_request = {.project_id = spec.project_id,
+                          .model_id = observed.model->id,
+                          .comment = BuildMarker(spec),
+                          .runtime_identifier = runtime,
+                          .registered_model_version_id = observed.version->model_version_id};
+  action.summary = fmt::format("create build of version {} on runtime {}", version, runtime);
+  plan.diffs.push_back({"build", "<none>", fmt::format("version {} on {}", version, runtime)});
+  Act(plan, std::move(action),
+      builds.failed_attempts > 0 ? Reason::kRetryingBuild : Reason::kCreatingBuild,
+      serving ? HealthState::kProgressing : HealthState::kMissing);
+  return nullptr;
+}
 
-  std::vector<const api::ModelDeployment*> deployed, pending, stopped;
-  int failed_deployments = 0;
+// The deployments of the matching built builds whose resources and environment are the
+// desired ones.
+struct MatchingDeployments {
+  std::vector<const api::ModelDeployment*> deployed;
+  std::vector<const api::ModelDeployment*> in_progress;
+  bool any_stopped = false;  // one of ours once ran and was stopped: drift
+  int failed_attempts = 0;
+};
+
+MatchingDeployments ClassifyDeployments(const config::ModelDeploymentSpec& spec,
+                                        const ObservedState& observed, const MatchingBuilds& builds,
+                                        const PlanContext& context) {
+  MatchingDeployments matching;
   for (const api::ModelDeployment& d : observed.deployments) {
     const bool on_matching_build =
-        std::any_of(succeeded.begin(), succeeded.end(),
+        std::any_of(builds.built.begin(), builds.built.end(),
                     [&](const api::ModelBuild* b) { return b->id == d.build_id; });
     if (!on_matching_build || !DeploymentMatches(d, spec)) continue;
     switch (ClassifyDeployment(d.status)) {
       case DeploymentPhase::kDeployed:
-        deployed.push_back(&d);
+        matching.deployed.push_back(&d);
         break;
       case DeploymentPhase::kInProgress:
-        pending.push_back(&d);
+        matching.in_progress.push_back(&d);
         break;
       case DeploymentPhase::kStopped:
-        stopped.push_back(&d);
+        matching.any_stopped = true;
         break;
       case DeploymentPhase::kFailed:
-        if (CreatedAt(d) >= context.attempts_since) ++failed_deployments;
+        if (CreatedAt(d) >= context.attempts_since) ++matching.failed_attempts;
         break;
     }
   }
+  return matching;
+}
 
-  if (const api::ModelDeployment* serving = Newest(deployed)) {
-    FillLiveDeployment(plan.live, *serving);
-    for (const api::ModelDeployment* other : running) {
-      if (other->id == serving->id) continue;
-      plan.diffs.push_back({"deployment " + other->id, other->status, "stopped"});
-      Act(plan, StopAction(spec.project_id, *other, "superseded"), "StoppingOldDeployment",
-          HealthState::kHealthy);
-      return;
-    }
-    plan.sync = SyncState::kSynced;
-    plan.health = HealthState::kHealthy;
-    plan.reason = "Synced";
-    plan.message = fmt::format("version {} serving on deployment {} with {} replica(s)",
-                               observed.version->number, serving->id, serving->replicas);
+// Ours serves: stop the others, one per pass, then report Synced and Healthy.
+void PlanServingDeployment(const config::ModelDeploymentSpec& spec, const ObservedState& observed,
+                           const api::ModelDeployment& serving,
+                           const std::vector<const api::ModelDeployment*>& running, Plan& plan) {
+  FillLiveDeployment(plan.live, serving);
+  for (const api::ModelDeployment* other : running) {
+    if (other->id == serving.id) continue;
+    plan.diffs.push_back({"deployment " + other->id, other->status, "stopped"});
+    Act(plan, StopAction(spec.project_id, *other, "superseded"), Reason::kStoppingOldDeployment,
+        HealthState::kHealthy);
     return;
   }
-  if (const api::ModelDeployment* current = Newest(pending)) {
-    FillLiveDeployment(plan.live, *current);
-    const common::TimePoint since = CreatedAt(*current);
-    Wait(plan, "DeploymentInProgress",
-         fmt::format("deployment {} is {}", current->id, current->status), since);
-    if (context.now - since > spec.sync.deploy_timeout) {
-      plan.health = HealthState::kDegraded;
-      plan.reason = "DeploymentTimeout";
-      plan.message =
-          fmt::format("deployment {} still \"{}\" after {} (deployTimeout {})", current->id,
-                      current->status, common::FormatDuration(context.now - since),
-                      common::FormatDuration(spec.sync.deploy_timeout));
-    }
-    return;
-  }
+  Settle(plan, SyncState::kSynced, HealthState::kHealthy, Reason::kSynced,
+         fmt::format("version {} serving on deployment {} with {} replica(s)",
+                     observed.version->number, serving.id, serving.replicas));
+}
 
-  // Nothing matching serves. If a matching deployment once did and was stopped from outside,
-  // or a hand-made one replaced it, that is drift; otherwise it is a new spec to roll out.
-  const bool drifted = !stopped.empty();
+// Nothing matching serves or is on its way. If a matching deployment once ran and was stopped
+// from outside, or a hand-made one replaced it, that is drift; otherwise a new spec to roll out.
+void PlanNewDeployment(const config::ModelDeploymentSpec& spec, const ObservedState& observed,
+                       const api::ModelBuild& build, const MatchingDeployments& deployments,
+                       const std::vector<const api::ModelDeployment*>& running, Plan& plan) {
+  const bool drifted = deployments.any_stopped;
   if (!running.empty()) {
     for (FieldDiff& diff : DeploymentDiffs(*running.front(), spec)) {
       if (drifted) plan.drift.push_back(diff.field);
       plan.diffs.push_back(std::move(diff));
     }
-    if (running.front()->build_id != build->id && plan.diffs.empty()) {
-      plan.diffs.push_back({"deployment.build", running.front()->build_id, build->id});
+    if (running.front()->build_id != build.id && plan.diffs.empty()) {
+      plan.diffs.push_back({"deployment.build", running.front()->build_id, build.id});
     }
   } else {
     plan.diffs.push_back({"deployment", "<none>", "deployed"});
     if (drifted) plan.drift.push_back("deployment");
   }
   if (drifted && !spec.sync.self_heal) {
-    plan.sync = SyncState::kOutOfSync;
-    plan.health = running.empty() ? HealthState::kDegraded : HealthState::kHealthy;
-    plan.reason = "DriftDetected";
-    plan.message = "the deployment was changed outside git and selfHeal is false";
+    Settle(plan, SyncState::kOutOfSync,
+           running.empty() ? HealthState::kDegraded : HealthState::kHealthy, Reason::kDriftDetected,
+           "the deployment was changed outside git and selfHeal is false");
     plan.next = NextCheck::kResync;
     return;
   }
-  if (failed_deployments >= spec.sync.max_attempts) {
-    Stall(plan, "DeploymentFailed",
-          fmt::format("{} of {} deployment attempts failed", failed_deployments,
+  if (deployments.failed_attempts >= spec.sync.max_attempts) {
+    Stall(plan, Reason::kDeploymentFailed,
+          fmt::format("{} of {} deployment attempts failed", deployments.failed_attempts,
                       spec.sync.max_attempts));
     return;
   }
+  const config::Resources& r = spec.resources;
   PlannedAction action{.kind = ActionKind::kCreateDeployment};
   action.project_id = spec.project_id;
   action.model_id = observed.model->id;
-  action.build_id = build->id;
+  action.build_id = build.id;
   action.deployment_request = {.project_id = spec.project_id,
                                .model_id = observed.model->id,
-                               .build_id = build->id,
-                               .cpu = spec.resources.cpu,
-                               .memory = spec.resources.memory_gib,
-                               .nvidia_gpus = spec.resources.gpus,
+                               .build_id = build.id,
+                               .cpu = r.cpu,
+                               .memory = r.memory_gib,
+                               .nvidia_gpus = r.gpus,
                                .environment = spec.environment,
-                               .replicas = spec.resources.replicas};
+                               .replicas = r.replicas};
   action.summary = fmt::format("deploy build {} with cpu {} memory {}Gi gpus {} replicas {}",
-                               build->id, spec.resources.cpu, spec.resources.memory_gib,
-                               spec.resources.gpus, spec.resources.replicas);
-  std::string reason = drifted                  ? "UndoingDrift"
-                       : failed_deployments > 0 ? "RetryingDeployment"
-                                                : "CreatingDeployment";
-  Act(plan, std::move(action), std::move(reason),
+                               build.id, r.cpu, r.memory_gib, r.gpus, r.replicas);
+  const Reason reason = drifted                           ? Reason::kUndoingDrift
+                        : deployments.failed_attempts > 0 ? Reason::kRetryingDeployment
+                                                          : Reason::kCreatingDeployment;
+  Act(plan, std::move(action), reason,
       running.empty() ? HealthState::kMissing : HealthState::kProgressing);
+}
+
+// Once the model exists with the right description: builds, deployments, drift, replicas 0.
+void PlanServing(const config::ModelDeploymentSpec& spec, const ObservedState& observed,
+                 const PlanContext& context, Plan& plan) {
+  plan.live.runtime = *observed.runtime_identifier;
+  plan.live.version = observed.version->number;
+  const std::vector<const api::ModelDeployment*> running = Running(observed);
+  if (!running.empty()) FillLiveDeployment(plan.live, *running.front());
+  if (PlanScaleToZero(spec, running, plan)) return;
+
+  const MatchingBuilds builds = ClassifyBuilds(observed, BuildMarker(spec), context);
+  const api::ModelBuild* build = PlanBuild(spec, observed, builds, !running.empty(), context, plan);
+  if (build == nullptr) return;
+
+  const MatchingDeployments deployments = ClassifyDeployments(spec, observed, builds, context);
+  if (const api::ModelDeployment* serving = Newest(deployments.deployed)) {
+    PlanServingDeployment(spec, observed, *serving, running, plan);
+  } else if (const api::ModelDeployment* current = Newest(deployments.in_progress)) {
+    FillLiveDeployment(plan.live, *current);
+    Wait(plan,
+         {.kind = Awaiting::Kind::kDeployment,
+          .build_id = current->build_id,
+          .deployment_id = current->id,
+          .since = CreatedAt(*current)},
+         Reason::kDeploymentInProgress, "deployment " + current->id, current->status, context.now,
+         spec.sync.deploy_timeout, Reason::kDeploymentTimeout, "deployTimeout");
+  } else {
+    PlanNewDeployment(spec, observed, *build, deployments, running, plan);
+  }
+}
+
+// An authentication change is reported, never written (CML cannot change it).
+void ReportImmutableFields(const config::ModelDeploymentSpec& spec, const ObservedState& observed,
+                           Plan& plan) {
+  if (!observed.model || observed.model->auth_enabled == spec.authentication || plan.stalled) {
+    return;
+  }
+  plan.diffs.push_back({"authentication", observed.model->auth_enabled ? "true" : "false",
+                        spec.authentication ? "true" : "false"});
+  plan.sync = SyncState::kOutOfSync;
+  if (!plan.action) {
+    plan.reason = Reason::kImmutableFieldChanged;
+    plan.message =
+        "authentication cannot be changed on an existing CML model; delete and recreate it "
+        "by hand to apply";
+  }
+}
+
+// Suspended: observe and report only; the would-be action stays visible.
+void ApplySuspend(const config::Suspend& suspend, common::TimePoint now, Plan& plan) {
+  if (!suspend.suspended || (suspend.until && now >= *suspend.until)) return;
+  plan.suppressed_by_suspend = plan.action.has_value();
+  plan.health = HealthState::kSuspended;
+  plan.reconciling = false;
+  plan.stalled = false;
+  plan.reason = Reason::kSuspended;
+  plan.message = suspend.reason.empty() ? "suspended: observing only" : suspend.reason;
+  plan.next = NextCheck::kResync;
+  plan.awaiting.reset();
 }
 
 }  // namespace
@@ -501,33 +592,42 @@ Plan ComputePlan(const config::ModelDeploymentSpec& desired, const ObservedState
                  const PlanContext& context) {
   Plan plan;
   plan.live.project_id = desired.project_id;
-  if (!PlanPrerequisites(desired, observed, plan)) {
-    PlanServing(desired, observed, context, plan);
-  }
-  if (observed.model && observed.model->auth_enabled != desired.authentication && !plan.stalled) {
-    // CML cannot change a model's authentication: report it, keep everything else going.
-    plan.diffs.push_back({"authentication", observed.model->auth_enabled ? "true" : "false",
-                          desired.authentication ? "true" : "false"});
-    plan.sync = SyncState::kOutOfSync;
-    if (!plan.action) {
-      plan.reason = "ImmutableFieldChanged";
-      plan.message =
-          "authentication cannot be changed on an existing CML model; delete and recreate it "
-          "by hand to apply";
+  const bool decided = PlanRegistry(desired, observed, plan) ||
+                       PlanRuntime(desired, observed, plan) || PlanModel(desired, observed, plan);
+  if (!decided) PlanServing(desired, observed, context, plan);
+  ReportImmutableFields(desired, observed, plan);
+  ApplySuspend(desired.sync.suspend, context.now, plan);
+  return plan;
+}
+
+void TrimObservation(const config::ModelDeploymentSpec& desired, ObservedState& observed) {
+  if (observed.registered_model) observed.registered_model->model_versions.clear();
+  const bool can_match = observed.version.has_value() && observed.runtime_identifier.has_value();
+  std::erase_if(observed.builds, [&](const api::ModelBuild& b) {
+    return !can_match || b.registered_model_version_id != observed.version->model_version_id ||
+           b.runtime_identifier != *observed.runtime_identifier;
+  });
+  // The deployments the planner looks at besides the running ones (see ClassifyDeployments).
+  const auto on_kept_build = [&](const api::ModelDeployment& d) {
+    return std::any_of(
+        observed.builds.begin(), observed.builds.end(), [&](const api::ModelBuild& b) {
+          return b.id == d.build_id && ClassifyBuild(b.status) == BuildPhase::kSucceeded;
+        });
+  };
+  const api::ModelDeployment* newest_stopped = nullptr;
+  for (const api::ModelDeployment& d : observed.deployments) {
+    if (ClassifyDeployment(d.status) == DeploymentPhase::kStopped && on_kept_build(d) &&
+        DeploymentMatches(d, desired) &&
+        (newest_stopped == nullptr || CreatedAt(d) >= CreatedAt(*newest_stopped))) {
+      newest_stopped = &d;
     }
   }
-  const config::Suspend& suspend = desired.sync.suspend;
-  if (suspend.suspended && (!suspend.until || context.now < *suspend.until)) {
-    plan.suppressed_by_suspend = plan.action.has_value();
-    plan.health = HealthState::kSuspended;
-    plan.reconciling = false;
-    plan.stalled = false;
-    plan.reason = "Suspended";
-    plan.message = suspend.reason.empty() ? "suspended: observing only" : suspend.reason;
-    plan.next = NextCheck::kResync;
-    plan.waiting_since.reset();
-  }
-  return plan;
+  const std::string keep_stopped = newest_stopped ? newest_stopped->id : std::string();
+  std::erase_if(observed.deployments, [&](const api::ModelDeployment& d) {
+    if (IsRunning(d.status)) return false;
+    if (!on_kept_build(d) || !DeploymentMatches(d, desired)) return true;
+    return ClassifyDeployment(d.status) == DeploymentPhase::kStopped && d.id != keep_stopped;
+  });
 }
 
 Plan ComputePrunePlan(const std::string& project_id, const ObservedState& observed) {
@@ -538,14 +638,12 @@ Plan ComputePrunePlan(const std::string& project_id, const ObservedState& observ
   if (!running.empty()) {
     plan.diffs.push_back(
         {"deployment " + running.front()->id, running.front()->status, "stopped (pruned)"});
-    Act(plan, StopAction(project_id, *running.front(), "removed from the desired state"), "Pruning",
-        HealthState::kProgressing);
+    Act(plan, StopAction(project_id, *running.front(), "removed from the desired state"),
+        Reason::kPruning, HealthState::kProgressing);
     return plan;
   }
-  plan.sync = SyncState::kSynced;
-  plan.health = HealthState::kMissing;
-  plan.reason = "Pruned";
-  plan.message = "removed from the desired state; nothing of it serves";
+  Settle(plan, SyncState::kSynced, HealthState::kMissing, Reason::kPruned,
+         "removed from the desired state; nothing of it serves");
   return plan;
 }
 

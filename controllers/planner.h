@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "config/model_deployment.h"
 #include "controllers/model_status.h"
+#include "controllers/reason.h"
 
 namespace cmlr::controllers {
 
@@ -92,19 +93,28 @@ enum class NextCheck {
   kStalled,   // needs a spec change or a retry; checked again at the resync period
 };
 
+// The one thing CML is working on that the plan waits for, so that the next pass can look at
+// just that object (by id) instead of observing everything again.
+struct Awaiting {
+  enum class Kind { kBuild, kDeployment };
+  Kind kind = Kind::kBuild;
+  std::string build_id;
+  std::string deployment_id;  // kDeployment
+  common::TimePoint since{};  // when the awaited operation began (polling, deadlines)
+};
+
 struct Plan {
   std::optional<PlannedAction> action;  // at most one write
   bool suppressed_by_suspend = false;   // `action` is what would be done if not suspended
   SyncState sync = SyncState::kUnknown;
   HealthState health = HealthState::kUnknown;
-  // The reason and message for the conditions (CamelCase reason).
-  std::string reason;
+  // The reason and message for the conditions.
+  Reason reason = Reason::kSynced;
   std::string message;
   bool stalled = false;
   bool reconciling = false;
   NextCheck next = NextCheck::kResync;
-  // When the operation being waited on began (for adaptive polling and deadlines).
-  std::optional<common::TimePoint> waiting_since;
+  std::optional<Awaiting> awaiting;
   std::vector<FieldDiff> diffs;
   std::vector<std::string> drift;  // fields changed outside git (cml_reconciler_drift_total)
   LiveState live;
@@ -114,6 +124,13 @@ struct Plan {
 // and the time, the next write (if any) and the status to report. No I/O, deterministic.
 Plan ComputePlan(const config::ModelDeploymentSpec& desired, const ObservedState& observed,
                  const PlanContext& context);
+
+// Drops from a full observation what no plan of `desired` can depend on, so that what the
+// reconciler remembers between passes does not grow with CML's history: the registry model's
+// version list, builds of other versions or runtimes, and deployments that neither run nor
+// belong to a matching build with the desired resources (of those, stopped ones but the newest).
+// ComputePlan gives the same plan before and after.
+void TrimObservation(const config::ModelDeploymentSpec& desired, ObservedState& observed);
 
 // The plan for a model removed from the desired state under --prune: stop its running
 // deployments, one per pass (never delete anything).

@@ -450,6 +450,45 @@ TEST_F(ControllerTest, RemovedModelKeepsServingWithoutPrune) {
   EXPECT_EQ(cml_.writes(), writes);
   EXPECT_EQ(Running(ModelId()).size(), 1u);
   EXPECT_EQ(controller_->statuses().Find("fraud-classifier"), nullptr);
+  EXPECT_FALSE(controller_->reconciler().Remembers("fraud-classifier"));
+}
+
+// Verifies that what is remembered of a model between passes stays the same size however long
+// CML's history grows: thirty drifts leave thirty stopped deployments in CML, and the
+// observation kept for the synced model holds only what planning needs.
+TEST_F(ControllerTest, RememberedObservationStaysFlatAsHistoryGrows) {
+  Start({Spec()});
+  ASSERT_TRUE(ConvergeWithin(seconds(10)));
+  for (int i = 0; i < 30; ++i) {
+    cml_.SetDeploymentStatus(Running(ModelId()).at(0).id, "stopped");
+    controller_->ReconcileNow("fraud-classifier");
+    Advance(milliseconds(10));
+    ASSERT_TRUE(ConvergeWithin(seconds(10))) << "drift " << i;
+    Advance(seconds(1));
+  }
+  EXPECT_EQ(cml_.deployments(ModelId()).size(), 31u);
+  const ObservedState* kept =
+      controller_->reconciler().observations().Remembered("fraud-classifier");
+  ASSERT_NE(kept, nullptr);
+  EXPECT_LE(kept->deployments.size(), 2u);  // the serving one and the newest stopped one
+  EXPECT_LE(kept->builds.size(), 1u);
+  ASSERT_TRUE(kept->registered_model);
+  EXPECT_TRUE(kept->registered_model->model_versions.empty());
+}
+
+// Verifies that a model removed from the desired state under --prune is forgotten once nothing
+// of it runs, while its status stays to report the prune.
+TEST_F(ControllerTest, PrunedModelIsForgottenOnceStopped) {
+  ControllerOptions options;
+  options.reconciler.prune = true;
+  Start({Spec(), Spec("other")}, options);
+  ASSERT_TRUE(ConvergeWithin(seconds(10), "other"));
+  EXPECT_TRUE(controller_->reconciler().Remembers("other"));
+  SetDesired({Spec()});
+  Advance(seconds(5));
+  EXPECT_FALSE(controller_->reconciler().Remembers("other"));
+  ASSERT_NE(controller_->statuses().Find("other"), nullptr);
+  EXPECT_EQ(controller_->statuses().Find("other")->health, HealthState::kMissing);
 }
 
 // Verifies that a storm of throttled reads is waited out (backoff), then converges.

@@ -1,9 +1,12 @@
 #include "controllers/planner.h"
 
+#include <random>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include <fmt/format.h>
 
 #include "common/time_format.h"
 
@@ -125,12 +128,12 @@ TEST(PlannerTest, StallsWhenVersionMissing) {
   Plan plan = ComputePlan(Spec(), o, At());
   EXPECT_FALSE(plan.action);
   EXPECT_TRUE(plan.stalled);
-  EXPECT_EQ(plan.reason, "RegisteredModelVersionNotFound");
+  EXPECT_EQ(plan.reason, Reason::kRegisteredModelVersionNotFound);
   EXPECT_EQ(plan.sync, SyncState::kOutOfSync);
   o.registered_model.reset();
   o.model.reset();
   plan = ComputePlan(Spec(), o, At());
-  EXPECT_EQ(plan.reason, "RegisteredModelVersionNotFound");
+  EXPECT_EQ(plan.reason, Reason::kRegisteredModelVersionNotFound);
   EXPECT_EQ(plan.health, HealthState::kMissing);
   EXPECT_NE(plan.message.find("FraudCLF-alice"), std::string::npos);
 }
@@ -143,7 +146,7 @@ TEST(PlannerTest, StallsWhenRuntimeSelectorMatchesNothing) {
   o.runtime_identifier.reset();
   const Plan plan = ComputePlan(spec, o, At());
   EXPECT_TRUE(plan.stalled);
-  EXPECT_EQ(plan.reason, "RuntimeNotFound");
+  EXPECT_EQ(plan.reason, Reason::kRuntimeNotFound);
 }
 
 // Verifies the "no model" row: create_model with the spec's name, description and auth.
@@ -185,7 +188,7 @@ TEST(PlannerTest, ReportsAuthenticationChangeAsImmutable) {
   const Plan plan = ComputePlan(Spec(), o, At());
   EXPECT_FALSE(plan.action);
   EXPECT_EQ(plan.sync, SyncState::kOutOfSync);
-  EXPECT_EQ(plan.reason, "ImmutableFieldChanged");
+  EXPECT_EQ(plan.reason, Reason::kImmutableFieldChanged);
   EXPECT_EQ(plan.health, HealthState::kHealthy);
 }
 
@@ -204,7 +207,7 @@ TEST(PlannerTest, CreatesBuildWhenNoneMatches) {
   EXPECT_EQ(plan.action->build_request.runtime_identifier, kRuntime);
   EXPECT_EQ(plan.action->build_request.model_id, "m-1");
   EXPECT_EQ(plan.action->build_request.comment, "cml-reconciler fraud-classifier 0123456789ab");
-  EXPECT_EQ(plan.reason, "CreatingBuild");
+  EXPECT_EQ(plan.reason, Reason::kCreatingBuild);
 }
 
 // Verifies that every in-progress build status (known and unknown) is waited on.
@@ -214,11 +217,13 @@ TEST(PlannerTest, WaitsOnBuildInProgressForEveryNonTerminalStatus) {
     o.builds.push_back(Build("b-1", status, T0() - minutes(1)));
     const Plan plan = ComputePlan(Spec(), o, At());
     EXPECT_FALSE(plan.action) << status;
-    EXPECT_EQ(plan.reason, "BuildInProgress") << status;
+    EXPECT_EQ(plan.reason, Reason::kBuildInProgress) << status;
     EXPECT_EQ(plan.health, HealthState::kProgressing) << status;
     EXPECT_EQ(plan.next, NextCheck::kProgress) << status;
-    ASSERT_TRUE(plan.waiting_since) << status;
-    EXPECT_EQ(*plan.waiting_since, T0() - minutes(1));
+    ASSERT_TRUE(plan.awaiting) << status;
+    EXPECT_EQ(plan.awaiting->kind, Awaiting::Kind::kBuild) << status;
+    EXPECT_EQ(plan.awaiting->build_id, "b-1") << status;
+    EXPECT_EQ(plan.awaiting->since, T0() - minutes(1));
   }
 }
 
@@ -229,7 +234,7 @@ TEST(PlannerTest, DegradesWhenBuildTimesOut) {
   const Plan plan = ComputePlan(Spec(), o, At());
   EXPECT_FALSE(plan.action);
   EXPECT_EQ(plan.health, HealthState::kDegraded);
-  EXPECT_EQ(plan.reason, "BuildTimeout");
+  EXPECT_EQ(plan.reason, Reason::kBuildTimeout);
 }
 
 // Verifies that both success spellings are read as built, case-insensitively.
@@ -267,13 +272,13 @@ TEST(PlannerTest, StallsAfterMaxFailedBuilds) {
   Plan plan = ComputePlan(Spec(), o, At());
   ASSERT_TRUE(plan.action);
   EXPECT_EQ(plan.action->kind, ActionKind::kCreateBuild);
-  EXPECT_EQ(plan.reason, "RetryingBuild");
+  EXPECT_EQ(plan.reason, Reason::kRetryingBuild);
 
   o.builds.push_back(Build("b-3", "build failed", T0() - minutes(10)));
   plan = ComputePlan(Spec(), o, At());
   EXPECT_FALSE(plan.action);
   EXPECT_TRUE(plan.stalled);
-  EXPECT_EQ(plan.reason, "BuildFailed");
+  EXPECT_EQ(plan.reason, Reason::kBuildFailed);
   EXPECT_NE(plan.message.find("b-3"), std::string::npos);
 
   // A retry forgets the attempts made before it.
@@ -313,7 +318,7 @@ TEST(PlannerTest, DeploysBuiltBuild) {
   EXPECT_EQ(r.nvidia_gpus, 1);
   EXPECT_EQ(r.replicas, 2);
   EXPECT_EQ(r.environment.at("LOG_LEVEL"), "info");
-  EXPECT_EQ(plan.reason, "CreatingDeployment");
+  EXPECT_EQ(plan.reason, Reason::kCreatingDeployment);
 }
 
 // Verifies that a resources change is one new deployment on the existing build, no rebuild.
@@ -362,10 +367,10 @@ TEST(PlannerTest, WaitsOnDeploymentAndDegradesAfterTimeout) {
   o.deployments.push_back(Deployment("d-1", "b-1", "deploying", T0() - minutes(2)));
   Plan plan = ComputePlan(Spec(), o, At());
   EXPECT_FALSE(plan.action);
-  EXPECT_EQ(plan.reason, "DeploymentInProgress");
+  EXPECT_EQ(plan.reason, Reason::kDeploymentInProgress);
   EXPECT_EQ(plan.health, HealthState::kProgressing);
   plan = ComputePlan(Spec(), o, At(T0() + minutes(14)));
-  EXPECT_EQ(plan.reason, "DeploymentTimeout");
+  EXPECT_EQ(plan.reason, Reason::kDeploymentTimeout);
   EXPECT_EQ(plan.health, HealthState::kDegraded);
   EXPECT_FALSE(plan.action);
 }
@@ -393,13 +398,13 @@ TEST(PlannerTest, RedeploysFailedDeploymentUntilAttemptsRunOut) {
   Plan plan = ComputePlan(Spec(), o, At());
   ASSERT_TRUE(plan.action);
   EXPECT_EQ(plan.action->kind, ActionKind::kCreateDeployment);
-  EXPECT_EQ(plan.reason, "RetryingDeployment");
+  EXPECT_EQ(plan.reason, Reason::kRetryingDeployment);
   o.deployments.push_back(Deployment("d-2", "b-1", "failed", T0() - minutes(15)));
   o.deployments.push_back(Deployment("d-3", "b-1", "failed", T0() - minutes(10)));
   plan = ComputePlan(Spec(), o, At());
   EXPECT_FALSE(plan.action);
   EXPECT_TRUE(plan.stalled);
-  EXPECT_EQ(plan.reason, "DeploymentFailed");
+  EXPECT_EQ(plan.reason, Reason::kDeploymentFailed);
 }
 
 // Verifies replicas: 0 stops every running deployment, then reports Suspended and Synced.
@@ -425,7 +430,7 @@ TEST(PlannerTest, UndoesDriftWithSelfHeal) {
   const Plan plan = ComputePlan(Spec(), o, At());
   ASSERT_TRUE(plan.action);
   EXPECT_EQ(plan.action->kind, ActionKind::kCreateDeployment);
-  EXPECT_EQ(plan.reason, "UndoingDrift");
+  EXPECT_EQ(plan.reason, Reason::kUndoingDrift);
   EXPECT_EQ(plan.drift, (std::vector<std::string>{"deployment"}));
 }
 
@@ -446,7 +451,7 @@ TEST(PlannerTest, HandMadeDeploymentIsDrift) {
   plan = ComputePlan(spec, o, At());
   EXPECT_FALSE(plan.action);
   EXPECT_EQ(plan.sync, SyncState::kOutOfSync);
-  EXPECT_EQ(plan.reason, "DriftDetected");
+  EXPECT_EQ(plan.reason, Reason::kDriftDetected);
   EXPECT_EQ(plan.health, HealthState::kHealthy);  // something still serves
 }
 
@@ -530,6 +535,81 @@ TEST(PlannerTest, ResolvesRuntimeSelectorToNewestEnabled) {
                .full_version = "2024.02.1-b10",
                .status = "ENABLED"}};
   EXPECT_EQ(ResolveRuntime({.kernel = "K"}, runtimes)->image_identifier, "b10");
+}
+
+// What two plans must agree on for TrimObservation to be harmless.
+std::string Essence(const Plan& plan) {
+  std::string text =
+      fmt::format("{} {} {} {} {} stalled={} next={}", ToString(plan.sync), ToString(plan.health),
+                  ReasonName(plan.reason), plan.message, plan.action ? plan.action->summary : "-",
+                  plan.stalled, static_cast<int>(plan.next));
+  for (const FieldDiff& d : plan.diffs)
+    text += fmt::format(" [{} {} {}]", d.field, d.live, d.desired);
+  for (const std::string& field : plan.drift) text += " drift:" + field;
+  if (plan.awaiting) text += " awaiting:" + plan.awaiting->build_id + plan.awaiting->deployment_id;
+  return text + " live:" + plan.live.deployment_id + plan.live.build_id;
+}
+
+// Verifies that trimming an observation never changes the plan, over thousands of random CML
+// histories (builds of several versions and runtimes, deployments in every status and with
+// other resources) and specs (replicas 0, selfHeal off, after a retry).
+TEST(PlannerTest, TrimmingNeverChangesThePlan) {
+  std::mt19937 rng(20261204);
+  const auto pick = [&](auto... options) {
+    const std::vector<std::string> all = {options...};
+    return all[std::uniform_int_distribution<std::size_t>(0, all.size() - 1)(rng)];
+  };
+  for (int round = 0; round < 3000; ++round) {
+    config::ModelDeploymentSpec spec = Spec();
+    if (round % 7 == 0) spec.resources.replicas = 0;
+    if (round % 5 == 0) spec.sync.self_heal = false;
+    ObservedState o = Observed();
+    o.registered_model->model_versions = {*o.version};
+    const int builds = std::uniform_int_distribution<int>(0, 4)(rng);
+    for (int b = 0; b < builds; ++b) {
+      api::ModelBuild build = Build("b-" + std::to_string(b),
+                                    pick("built", "built", "pushing", "build failed", "queued"),
+                                    T0() - minutes(60 - b * 5));
+      build.registered_model_version_id = pick("v-3", "v-3", "v-2");
+      if (rng() % 5 == 0) build.runtime_identifier = "other-runtime";
+      if (rng() % 4 == 0) build.comment = "by hand";
+      o.builds.push_back(build);
+      const int deployments = std::uniform_int_distribution<int>(0, 3)(rng);
+      for (int d = 0; d < deployments; ++d) {
+        api::ModelDeployment dep =
+            Deployment("d-" + std::to_string(b) + "-" + std::to_string(d), build.id,
+                       pick("deployed", "stopped", "stopped", "failed", "deploying", "stopping"),
+                       T0() - minutes(40 - b * 5 - d));
+        if (rng() % 3 == 0) dep.cpu = 8;
+        o.deployments.push_back(dep);
+      }
+    }
+    PlanContext context = At(T0() + minutes(rng() % 40));
+    if (round % 11 == 0) context.attempts_since = T0() - minutes(30);
+    ObservedState trimmed = o;
+    TrimObservation(spec, trimmed);
+    EXPECT_EQ(Essence(ComputePlan(spec, trimmed, context)), Essence(ComputePlan(spec, o, context)))
+        << "round " << round;
+    EXPECT_TRUE(trimmed.registered_model->model_versions.empty());
+  }
+}
+
+// Verifies that a long history shrinks to what planning needs.
+TEST(PlannerTest, TrimmingDropsHistory) {
+  ObservedState o = Serving();
+  for (int i = 0; i < 100; ++i) {
+    o.builds.push_back(Build("old-" + std::to_string(i), "built", T0() - minutes(500 - i)));
+    o.builds.back().registered_model_version_id = "v-2";
+    o.deployments.push_back(
+        Deployment("od-" + std::to_string(i), o.builds.back().id, "stopped", T0() - minutes(400)));
+    o.deployments.push_back(
+        Deployment("sd-" + std::to_string(i), "b-1", "stopped", T0() - minutes(300 - i)));
+  }
+  TrimObservation(Spec(), o);
+  EXPECT_EQ(o.builds.size(), 1u);
+  ASSERT_EQ(o.deployments.size(), 2u);
+  EXPECT_EQ(o.deployments[0].id, "d-1");
+  EXPECT_EQ(o.deployments[1].id, "sd-99");
 }
 
 }  // namespace

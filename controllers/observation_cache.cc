@@ -1,0 +1,302 @@
+#include "controllers/observation_cache.h"
+
+#include <algorithm>
+
+namespace cmlr::controllers {
+
+namespace net = boost::asio;
+using common::Status;
+using common::StatusOr;
+
+namespace {
+
+api::ListOptions Filter(std::string_view key, const std::string& value) {
+  api::ListOptions options;
+  options.search_filter[std::string(key)] = value;
+  return options;
+}
+
+// Forgets the observation and how to refresh it. What this reconciler created is kept: a full
+// observation does not make its own build a stranger.
+template <typename Entry>
+void Drop(Entry& entry) {
+  entry.observed.reset();
+  entry.focus = decltype(entry.focus){};
+  entry.model_created_by_us = false;
+}
+
+template <typename T>
+void Replace(std::vector<T>& items, const T& item) {
+  for (T& existing : items) {
+    if (existing.id == item.id) {
+      existing = item;
+      return;
+    }
+  }
+  items.push_back(item);
+}
+
+}  // namespace
+
+ObservationCache::ObservationCache(api::CmlClient& client, common::Clock& clock, Options options)
+    : client_(client),
+      clock_(clock),
+      options_(options),
+      listings_(client, clock, options.listing_max_age) {}
+
+net::awaitable<Status> ObservationCache::ReadRegistry(const config::ModelDeploymentSpec& spec,
+                                                      ObservedState& observed) {
+  const config::RegisteredModelRef& ref = spec.registered_model;
+  std::string registry_id = ref.id;
+  if (registry_id.empty()) {
+    auto listed = co_await client_.ListRegisteredModels(Filter("model_name", ref.name));
+    if (!listed.ok()) co_return listed.status().Annotate("list_registered_models");
+    for (const api::RegisteredModel& m : *listed) {
+      if (m.name == ref.name) registry_id = m.model_id;  // exact: the filter is a substring
+    }
+  }
+  if (registry_id.empty()) co_return common::OkStatus();
+  auto model = co_await client_.GetRegisteredModel(registry_id, api::ListOptions());
+  if (!model.ok()) {
+    if (model.status().code() == common::StatusCode::kNotFound) co_return common::OkStatus();
+    co_return model.status().Annotate("get_registered_model");
+  }
+  observed.registered_model = std::move(model).value();
+  for (const api::RegisteredModelVersion& v : observed.registered_model->model_versions) {
+    const bool match = ref.version ? v.number == *ref.version
+                                   : v.model_version_metadata.mlflow_metadata.run_id ==
+                                         ref.from_experiment_run->run_id;
+    if (match && (!observed.version || v.number > observed.version->number)) observed.version = v;
+  }
+  co_return common::OkStatus();
+}
+
+net::awaitable<Status> ObservationCache::ReadRuntime(const config::ModelDeploymentSpec& spec,
+                                                     ObservedState& observed) {
+  if (const auto* image = std::get_if<std::string>(&spec.runtime)) {
+    observed.runtime_identifier = *image;
+    co_return common::OkStatus();
+  }
+  const auto& selector = std::get<config::RuntimeSelector>(spec.runtime);
+  api::ListOptions by_selector;
+  by_selector.search_filter = nlohmann::json::object();
+  if (!selector.kernel.empty()) by_selector.search_filter["kernel"] = selector.kernel;
+  if (!selector.edition.empty()) by_selector.search_filter["edition"] = selector.edition;
+  if (!selector.editor.empty()) by_selector.search_filter["editor"] = selector.editor;
+  auto runtimes = co_await client_.ListRuntimes(std::move(by_selector));
+  if (!runtimes.ok()) co_return runtimes.status().Annotate("list_runtimes");
+  if (auto runtime = ResolveRuntime(selector, *runtimes)) {
+    observed.runtime_identifier = runtime->image_identifier;
+  }
+  co_return common::OkStatus();
+}
+
+net::awaitable<Status> ObservationCache::ReadModel(const config::ModelDeploymentSpec& spec,
+                                                   ObservedState& observed) {
+  auto models = co_await client_.ListModels(spec.project_id, Filter("name", spec.model_name));
+  if (!models.ok()) co_return models.status().Annotate("list_models");
+  for (api::Model& m : *models) {
+    if (m.name == spec.model_name) observed.model = std::move(m);
+  }
+  if (!observed.model) co_return common::OkStatus();
+
+  auto builds =
+      co_await client_.ListModelBuilds(spec.project_id, observed.model->id, api::ListOptions());
+  if (!builds.ok()) co_return builds.status().Annotate("list_model_builds");
+  observed.builds = std::move(builds).value();
+  for (const api::ModelBuild& build : observed.builds) {
+    // A failed build never had a deployment; every other one may have.
+    if (ClassifyBuild(build.status) == BuildPhase::kFailed) continue;
+    auto deployments = co_await client_.ListModelDeployments(spec.project_id, observed.model->id,
+                                                             build.id, api::ListOptions());
+    if (!deployments.ok()) co_return deployments.status().Annotate("list_model_deployments");
+    for (api::ModelDeployment& d : *deployments) observed.deployments.push_back(std::move(d));
+  }
+  co_return common::OkStatus();
+}
+
+net::awaitable<StatusOr<ObservedState>> ObservationCache::ObserveModel(
+    config::ModelDeploymentSpec spec) {
+  ObservedState observed;
+  CMLR_CO_RETURN_IF_ERROR(co_await ReadModel(spec, observed));
+  co_return observed;
+}
+
+net::awaitable<StatusOr<ObservedState>> ObservationCache::ObserveOnce(
+    config::ModelDeploymentSpec spec) {
+  ObservedState observed;
+  CMLR_CO_RETURN_IF_ERROR(co_await ReadRegistry(spec, observed));
+  CMLR_CO_RETURN_IF_ERROR(co_await ReadRuntime(spec, observed));
+  CMLR_CO_RETURN_IF_ERROR(co_await ReadModel(spec, observed));
+  co_return observed;
+}
+
+net::awaitable<StatusOr<Observation>> ObservationCache::ObserveFully(
+    config::ModelDeploymentSpec spec) {
+  Entry& entry = entries_[spec.name];
+  Drop(entry);  // an error below leaves nothing remembered
+  const common::TimePoint start = clock_.Now();
+  auto observed = co_await ObserveOnce(spec);
+  if (!observed.ok()) co_return observed.status();
+  TrimObservation(spec, *observed);
+  entry.observed = std::move(observed).value();
+  entry.last_full_at = start;
+  entry.last_kind = ObservationKind::kFull;
+  co_return Observation{.state = &*entry.observed, .kind = ObservationKind::kFull};
+}
+
+net::awaitable<StatusOr<Observation>> ObservationCache::Observe(config::ModelDeploymentSpec spec) {
+  Entry& entry = entries_[spec.name];
+  bool usable = entry.observed.has_value();
+  if (usable && entry.focus == Focus::kSynced) {
+    usable = clock_.Now() - entry.last_full_at < options_.full_observe_every;
+    if (usable) {
+      auto rechecked = co_await Recheck(spec, entry);
+      if (!rechecked.ok()) {
+        Drop(entry);
+        co_return rechecked.status();
+      }
+      usable = *rechecked;
+      entry.last_kind = ObservationKind::kRechecked;
+    }
+  } else if (usable && (entry.focus == Focus::kBuild || entry.focus == Focus::kDeployment)) {
+    const Status refreshed = co_await Refresh(spec, entry);
+    if (!refreshed.ok()) {
+      Drop(entry);
+      co_return refreshed;
+    }
+    entry.last_kind = ObservationKind::kRefreshed;
+  } else if (usable && entry.focus == Focus::kChain) {
+    entry.last_kind = ObservationKind::kChained;
+  } else {
+    usable = false;
+  }
+  if (!usable) co_return co_await ObserveFully(std::move(spec));
+  co_return Observation{.state = &*entry.observed, .kind = entry.last_kind};
+}
+
+net::awaitable<Status> ObservationCache::Refresh(const config::ModelDeploymentSpec& spec,
+                                                 Entry& entry) {
+  ObservedState& observed = *entry.observed;
+  const std::string& model_id = observed.model->id;
+  if (entry.focus == Focus::kBuild) {
+    auto build = co_await client_.GetModelBuild(spec.project_id, model_id, entry.focus_build_id);
+    if (!build.ok()) co_return build.status().Annotate("get_model_build");
+    Replace(observed.builds, *build);
+  } else {
+    auto deployment = co_await client_.GetModelDeployment(
+        spec.project_id, model_id, entry.focus_build_id, entry.focus_deployment_id);
+    if (!deployment.ok()) co_return deployment.status().Annotate("get_model_deployment");
+    Replace(observed.deployments, *deployment);
+  }
+  co_return common::OkStatus();
+}
+
+net::awaitable<StatusOr<bool>> ObservationCache::Recheck(const config::ModelDeploymentSpec& spec,
+                                                         Entry& entry) {
+  ObservedState& observed = *entry.observed;
+  auto models = co_await listings_.ProjectModels(spec.project_id);
+  if (!models.ok()) co_return models.status().Annotate("list_models");
+  const auto model = std::find_if((*models)->begin(), (*models)->end(), [&](const api::Model& m) {
+    return m.name == spec.model_name && m.id == observed.model->id;
+  });
+  if (model == (*models)->end()) co_return false;
+  observed.model = *model;
+
+  if (const auto* selector = std::get_if<config::RuntimeSelector>(&spec.runtime)) {
+    auto runtimes = co_await listings_.AllRuntimes();
+    if (!runtimes.ok()) co_return runtimes.status().Annotate("list_runtimes");
+    const auto runtime = ResolveRuntime(*selector, **runtimes);
+    observed.runtime_identifier =
+        runtime ? std::optional<std::string>(runtime->image_identifier) : std::nullopt;
+  }
+
+  auto deployment = co_await client_.GetModelDeployment(
+      spec.project_id, observed.model->id, entry.focus_build_id, entry.focus_deployment_id);
+  if (!deployment.ok()) {
+    if (deployment.status().code() == common::StatusCode::kNotFound) co_return false;
+    co_return deployment.status().Annotate("get_model_deployment");
+  }
+  Replace(observed.deployments, *deployment);
+  co_return true;
+}
+
+bool ObservationCache::MayWrite(const std::string& name, const PlannedAction& action) const {
+  const auto it = entries_.find(name);
+  if (it == entries_.end() || !it->second.observed) return false;
+  const Entry& entry = it->second;
+  if (entry.last_kind == ObservationKind::kFull) return true;
+  if (action.kind == ActionKind::kCreateBuild) {
+    return entry.model_created_by_us && entry.observed->builds.empty();
+  }
+  if (action.kind == ActionKind::kCreateDeployment) {
+    return entry.last_kind == ObservationKind::kRefreshed && !entry.build_created_by_us.empty() &&
+           action.build_id == entry.build_created_by_us;
+  }
+  return false;
+}
+
+void ObservationCache::Absorb(const std::string& name, const WriteAnswer& answer) {
+  Entry& entry = entries_[name];
+  if (!entry.observed || std::holds_alternative<api::RegisteredModel>(answer)) {
+    Drop(entry);  // a new registry version is read back by a full observation
+    return;
+  }
+  ObservedState& observed = *entry.observed;
+  if (const auto* model = std::get_if<api::Model>(&answer)) {
+    if (!observed.model || observed.model->id != model->id) {
+      observed.builds.clear();
+      observed.deployments.clear();
+      entry.model_created_by_us = true;
+    }
+    observed.model = *model;
+  } else if (const auto* build = std::get_if<api::ModelBuild>(&answer)) {
+    Replace(observed.builds, *build);
+    entry.build_created_by_us = build->id;
+  } else if (const auto* deployment = std::get_if<api::ModelDeployment>(&answer)) {
+    Replace(observed.deployments, *deployment);
+  }
+}
+
+void ObservationCache::Remember(const std::string& name, const Plan& plan,
+                                const WriteAnswer* written) {
+  Entry& entry = entries_[name];
+  entry.focus = Focus::kNone;
+  if (!entry.observed) return;
+  if (written == nullptr && plan.next == NextCheck::kProgress && plan.awaiting) {
+    const bool build = plan.awaiting->kind == Awaiting::Kind::kBuild;
+    entry.focus = build ? Focus::kBuild : Focus::kDeployment;
+    entry.focus_build_id = plan.awaiting->build_id;
+    entry.focus_deployment_id = plan.awaiting->deployment_id;
+  } else if (const auto* build = written ? std::get_if<api::ModelBuild>(written) : nullptr) {
+    entry.focus = Focus::kBuild;
+    entry.focus_build_id = build->id;
+  } else if (const auto* deployment =
+                 written ? std::get_if<api::ModelDeployment>(written) : nullptr) {
+    if (plan.action && plan.action->kind == ActionKind::kCreateDeployment) {
+      entry.focus = Focus::kDeployment;
+      entry.focus_build_id = deployment->build_id;
+      entry.focus_deployment_id = deployment->id;
+    }
+  } else if (written != nullptr && plan.action && plan.action->kind == ActionKind::kCreateModel) {
+    entry.focus = Focus::kChain;  // the next pass plans the first build from the answer
+  } else if (written == nullptr && !plan.action && plan.sync == SyncState::kSynced &&
+             plan.health == HealthState::kHealthy && !plan.live.deployment_id.empty()) {
+    entry.focus = Focus::kSynced;
+    entry.focus_build_id = plan.live.build_id;
+    entry.focus_deployment_id = plan.live.deployment_id;
+    entry.build_created_by_us.clear();
+  }
+  if (entry.focus == Focus::kNone) entry.observed.reset();
+}
+
+const ObservedState* ObservationCache::Remembered(std::string_view name) const {
+  const auto it = entries_.find(name);
+  return it == entries_.end() || !it->second.observed ? nullptr : &*it->second.observed;
+}
+
+void ObservationCache::Invalidate(const std::string& name) {
+  if (const auto it = entries_.find(name); it != entries_.end()) Drop(it->second);
+}
+
+}  // namespace cmlr::controllers

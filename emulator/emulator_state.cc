@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "common/time_format.h"
+#include "emulator/persistence.h"
 #include "emulator/wire.h"
 
 namespace cmlr::emulator {
@@ -28,35 +28,6 @@ template <typename T, typename Pred>
 const T* FindIf(const std::vector<T>& items, Pred pred) {
   const auto it = std::find_if(items.begin(), items.end(), pred);
   return it == items.end() ? nullptr : &*it;
-}
-
-// Persistence encoding of times: RFC 3339 with nanoseconds would be nicer, milliseconds do.
-json T(TimePoint time) { return common::FormatRfc3339(time, true); }
-TimePoint ParseT(const json& value) {
-  auto parsed = common::ParseRfc3339(value.get<std::string>());
-  return parsed.ok() ? *parsed : TimePoint();
-}
-json OptT(const std::optional<TimePoint>& time) { return time ? T(*time) : json(); }
-std::optional<TimePoint> ParseOptT(const json& value) {
-  if (value.is_null()) return std::nullopt;
-  return ParseT(value);
-}
-
-json SaveRun(const MlflowRun& run) {
-  return {{"experiment_id", run.experiment_id},
-          {"run_id", run.run_id},
-          {"model_path", run.model_path},
-          {"project_id", run.project_id},
-          {"metrics", run.metrics},
-          {"broken", run.broken}};
-}
-MlflowRun LoadRun(const json& j) {
-  return MlflowRun{.experiment_id = j.at("experiment_id"),
-                   .run_id = j.at("run_id"),
-                   .model_path = j.at("model_path"),
-                   .project_id = j.at("project_id"),
-                   .metrics = j.at("metrics").get<std::map<std::string, double>>(),
-                   .broken = j.at("broken")};
 }
 
 }  // namespace
@@ -625,265 +596,40 @@ json EmulatorState::DumpForAdmin() const {
               {"runtimes", std::move(runtimes)}};
 }
 
-json EmulatorState::Save() const {
-  json j;
-  j["format"] = 1;
-  j["seed"] = seed_;
-  j["id_counter"] = id_counter_;
-  j["users"] = json::array();
-  for (const auto& u : users_) {
-    j["users"].push_back({{"username", u.username}, {"name", u.name}, {"email", u.email}});
-  }
-  j["projects"] = json::array();
-  for (const auto& p : projects_) {
-    j["projects"].push_back(
-        {{"public_identifier", p.public_identifier}, {"name", p.name}, {"owner", p.owner}});
-  }
-  j["runtimes"] = json::array();
-  for (const auto& r : runtimes_) {
-    j["runtimes"].push_back({{"image_identifier", r.image_identifier},
-                             {"editor", r.editor},
-                             {"kernel", r.kernel},
-                             {"edition", r.edition},
-                             {"description", r.description},
-                             {"full_version", r.full_version},
-                             {"status", r.status}});
-  }
-  j["mlflow_runs"] = json::array();
-  for (const auto& r : mlflow_runs_) j["mlflow_runs"].push_back(SaveRun(r));
-  j["registered_models"] = json::array();
-  for (const auto& m : registered_models_) {
-    json versions = json::array();
-    for (const auto& v : m.versions) {
-      versions.push_back({{"model_version_id", v.model_version_id},
-                          {"number", v.number},
-                          {"username", v.username},
-                          {"notes", v.notes},
-                          {"created_at", T(v.created_at)},
-                          {"updated_at", T(v.updated_at)},
-                          {"status", v.status},
-                          {"run", SaveRun(v.run)}});
-    }
-    j["registered_models"].push_back({{"model_id", m.model_id},
-                                      {"name", m.name},
-                                      {"description", m.description},
-                                      {"owner", m.owner},
-                                      {"project_id", m.project_id},
-                                      {"visibility", m.visibility},
-                                      {"created_at", T(m.created_at)},
-                                      {"updated_at", T(m.updated_at)},
-                                      {"versions", std::move(versions)}});
-  }
-  j["models"] = json::array();
-  for (const auto& m : models_) {
-    j["models"].push_back({{"id", m.id},
-                           {"project_id", m.project_id},
-                           {"name", m.name},
-                           {"description", m.description},
-                           {"creator", m.creator},
-                           {"access_key", m.access_key},
-                           {"crn", m.crn},
-                           {"auth_enabled", m.auth_enabled},
-                           {"registered_model_id", m.registered_model_id},
-                           {"visibility", m.visibility},
-                           {"cpu_millicores", m.default_resources.cpu_millicores},
-                           {"memory_mb", m.default_resources.memory_mb},
-                           {"default_nvidia_gpus", m.default_resources.nvidia_gpus},
-                           {"default_num_replicas", m.default_num_replicas},
-                           {"default_replication_type", m.default_replication_type},
-                           {"run_as", m.run_as},
-                           {"accelerator_label_id", m.accelerator_label_id},
-                           {"resource_group_id", m.resource_group_id},
-                           {"resource_profile_id", m.resource_profile_id},
-                           {"created_at", T(m.created_at)},
-                           {"updated_at", T(m.updated_at)}});
-  }
-  j["builds"] = json::array();
-  for (const auto& b : builds_) {
-    j["builds"].push_back({{"id", b.id},
-                           {"model_id", b.model_id},
-                           {"project_id", b.project_id},
-                           {"creator", b.creator},
-                           {"comment", b.comment},
-                           {"file_path", b.file_path},
-                           {"function_name", b.function_name},
-                           {"kernel", b.kernel},
-                           {"runtime_identifier", b.runtime_identifier},
-                           {"runtime_addon_identifiers", b.runtime_addon_identifiers},
-                           {"registered_model_version_id", b.registered_model_version_id},
-                           {"model_root_dir", b.model_root_dir},
-                           {"build_script_path", b.build_script_path},
-                           {"crn", b.crn},
-                           {"will_fail", b.will_fail},
-                           {"status", b.status},
-                           {"created_at", T(b.created_at)},
-                           {"updated_at", T(b.updated_at)},
-                           {"built_at", OptT(b.built_at)}});
-  }
-  j["deployments"] = json::array();
-  for (const auto& d : deployments_) {
-    j["deployments"].push_back({{"id", d.id},
-                                {"project_id", d.project_id},
-                                {"model_id", d.model_id},
-                                {"build_id", d.build_id},
-                                {"crn", d.crn},
-                                {"deployer", d.deployer},
-                                {"cpu", d.cpu},
-                                {"memory", d.memory},
-                                {"nvidia_gpus", d.nvidia_gpus},
-                                {"replicas", d.replicas},
-                                {"environment", d.environment},
-                                {"accelerator_label_id", d.accelerator_label_id},
-                                {"resource_group_id", d.resource_group_id},
-                                {"resource_profile_id", d.resource_profile_id},
-                                {"status", d.status},
-                                {"phase_started_at", T(d.phase_started_at)},
-                                {"created_at", T(d.created_at)},
-                                {"updated_at", T(d.updated_at)},
-                                {"stopped_at", OptT(d.stopped_at)}});
-  }
-  return j;
+StateSnapshot EmulatorState::Snapshot() const {
+  StateSnapshot snapshot{.seed = seed_,
+                         .id_counter = id_counter_,
+                         .users = users_,
+                         .projects = projects_,
+                         .runtimes = runtimes_,
+                         .mlflow_runs = mlflow_runs_,
+                         .registered_models = registered_models_,
+                         .models = models_,
+                         .builds = builds_,
+                         .deployments = deployments_};
+  for (auto& user : snapshot.users) user.api_keys.clear();
+  return snapshot;
 }
 
-Status EmulatorState::Restore(const json& j) {
-  try {
-    if (j.at("format").get<int>() != 1) {
-      return common::InvalidArgumentError("unsupported state format");
-    }
-    std::map<std::string, std::vector<std::string>> keys;
-    for (const auto& u : users_) keys[u.username] = u.api_keys;
-    std::vector<User> users;
-    for (const auto& u : j.at("users")) {
-      users.push_back(User{.username = u.at("username"),
-                           .name = u.at("name"),
-                           .email = u.at("email"),
-                           .api_keys = keys[u.at("username").get<std::string>()]});
-    }
-    std::vector<Project> projects;
-    for (const auto& p : j.at("projects")) {
-      projects.push_back(Project{.public_identifier = p.at("public_identifier"),
-                                 .name = p.at("name"),
-                                 .owner = p.at("owner")});
-    }
-    std::vector<Runtime> runtimes;
-    for (const auto& r : j.at("runtimes")) {
-      runtimes.push_back(Runtime{.image_identifier = r.at("image_identifier"),
-                                 .editor = r.at("editor"),
-                                 .kernel = r.at("kernel"),
-                                 .edition = r.at("edition"),
-                                 .description = r.at("description"),
-                                 .full_version = r.at("full_version"),
-                                 .status = r.at("status")});
-    }
-    std::vector<MlflowRun> runs;
-    for (const auto& r : j.at("mlflow_runs")) runs.push_back(LoadRun(r));
-    std::vector<RegisteredModel> registry;
-    for (const auto& m : j.at("registered_models")) {
-      RegisteredModel model{.model_id = m.at("model_id"),
-                            .name = m.at("name"),
-                            .description = m.at("description"),
-                            .owner = m.at("owner"),
-                            .project_id = m.at("project_id"),
-                            .visibility = m.at("visibility"),
-                            .created_at = ParseT(m.at("created_at")),
-                            .updated_at = ParseT(m.at("updated_at"))};
-      for (const auto& v : m.at("versions")) {
-        model.versions.push_back(
-            RegisteredModelVersion{.model_version_id = v.at("model_version_id"),
-                                   .number = v.at("number"),
-                                   .username = v.at("username"),
-                                   .notes = v.at("notes"),
-                                   .created_at = ParseT(v.at("created_at")),
-                                   .updated_at = ParseT(v.at("updated_at")),
-                                   .status = v.at("status"),
-                                   .run = LoadRun(v.at("run"))});
-      }
-      registry.push_back(std::move(model));
-    }
-    std::vector<Model> models;
-    for (const auto& m : j.at("models")) {
-      models.push_back(Model{.id = m.at("id"),
-                             .project_id = m.at("project_id"),
-                             .name = m.at("name"),
-                             .description = m.at("description"),
-                             .creator = m.at("creator"),
-                             .access_key = m.at("access_key"),
-                             .crn = m.at("crn"),
-                             .auth_enabled = m.at("auth_enabled"),
-                             .registered_model_id = m.at("registered_model_id"),
-                             .visibility = m.at("visibility"),
-                             .default_resources = {.cpu_millicores = m.at("cpu_millicores"),
-                                                   .memory_mb = m.at("memory_mb"),
-                                                   .nvidia_gpus = m.at("default_nvidia_gpus")},
-                             .default_num_replicas = m.at("default_num_replicas"),
-                             .default_replication_type = m.at("default_replication_type"),
-                             .run_as = m.at("run_as"),
-                             .accelerator_label_id = m.at("accelerator_label_id"),
-                             .resource_group_id = m.at("resource_group_id"),
-                             .resource_profile_id = m.at("resource_profile_id"),
-                             .created_at = ParseT(m.at("created_at")),
-                             .updated_at = ParseT(m.at("updated_at"))});
-    }
-    std::vector<Build> builds;
-    for (const auto& b : j.at("builds")) {
-      builds.push_back(Build{.id = b.at("id"),
-                             .model_id = b.at("model_id"),
-                             .project_id = b.at("project_id"),
-                             .creator = b.at("creator"),
-                             .comment = b.at("comment"),
-                             .file_path = b.at("file_path"),
-                             .function_name = b.at("function_name"),
-                             .kernel = b.at("kernel"),
-                             .runtime_identifier = b.at("runtime_identifier"),
-                             .runtime_addon_identifiers = b.at("runtime_addon_identifiers"),
-                             .registered_model_version_id = b.at("registered_model_version_id"),
-                             .model_root_dir = b.at("model_root_dir"),
-                             .build_script_path = b.at("build_script_path"),
-                             .crn = b.at("crn"),
-                             .will_fail = b.at("will_fail"),
-                             .status = b.at("status"),
-                             .created_at = ParseT(b.at("created_at")),
-                             .updated_at = ParseT(b.at("updated_at")),
-                             .built_at = ParseOptT(b.at("built_at"))});
-    }
-    std::vector<Deployment> deployments;
-    for (const auto& d : j.at("deployments")) {
-      deployments.push_back(
-          Deployment{.id = d.at("id"),
-                     .project_id = d.at("project_id"),
-                     .model_id = d.at("model_id"),
-                     .build_id = d.at("build_id"),
-                     .crn = d.at("crn"),
-                     .deployer = d.at("deployer"),
-                     .cpu = d.at("cpu"),
-                     .memory = d.at("memory"),
-                     .nvidia_gpus = d.at("nvidia_gpus"),
-                     .replicas = d.at("replicas"),
-                     .environment = d.at("environment").get<std::map<std::string, std::string>>(),
-                     .accelerator_label_id = d.at("accelerator_label_id"),
-                     .resource_group_id = d.at("resource_group_id"),
-                     .resource_profile_id = d.at("resource_profile_id"),
-                     .status = d.at("status"),
-                     .phase_started_at = ParseT(d.at("phase_started_at")),
-                     .created_at = ParseT(d.at("created_at")),
-                     .updated_at = ParseT(d.at("updated_at")),
-                     .stopped_at = ParseOptT(d.at("stopped_at"))});
-    }
-    seed_ = j.at("seed");
-    id_counter_ = j.at("id_counter");
-    users_ = std::move(users);
-    projects_ = std::move(projects);
-    runtimes_ = std::move(runtimes);
-    mlflow_runs_ = std::move(runs);
-    registered_models_ = std::move(registry);
-    models_ = std::move(models);
-    builds_ = std::move(builds);
-    deployments_ = std::move(deployments);
-    Changed();
-    return common::OkStatus();
-  } catch (const json::exception& e) {
-    return common::InvalidArgumentError(fmt::format("malformed state: {}", e.what()));
-  }
+json EmulatorState::Save() const { return SaveSnapshot(Snapshot()); }
+
+Status EmulatorState::Restore(const json& saved) {
+  CMLR_ASSIGN_OR_RETURN(StateSnapshot snapshot, LoadSnapshot(saved));
+  std::map<std::string, std::vector<std::string>, std::less<>> keys;
+  for (auto& u : users_) keys[u.username] = std::move(u.api_keys);
+  for (auto& u : snapshot.users) u.api_keys = keys[u.username];
+  seed_ = snapshot.seed;
+  id_counter_ = snapshot.id_counter;
+  users_ = std::move(snapshot.users);
+  projects_ = std::move(snapshot.projects);
+  runtimes_ = std::move(snapshot.runtimes);
+  mlflow_runs_ = std::move(snapshot.mlflow_runs);
+  registered_models_ = std::move(snapshot.registered_models);
+  models_ = std::move(snapshot.models);
+  builds_ = std::move(snapshot.builds);
+  deployments_ = std::move(snapshot.deployments);
+  Changed();
+  return common::OkStatus();
 }
 
 }  // namespace cmlr::emulator

@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "emulator/fixture.h"
+#include "emulator/persistence.h"
 #include "emulator/resources.h"
 
 namespace cmlr::emulator {
@@ -177,8 +178,11 @@ class EmulatorState {
   // Everything, in the API's wire encoding, for the admin state dump.
   nlohmann::json DumpForAdmin() const;
 
-  // Persistence: the complete state (API keys excluded) as JSON, and back. Restore replaces
-  // users' data but keeps the API keys currently configured.
+  // Persistence (emulator/persistence.h): the complete state, API keys excluded, and the JSON
+  // of the state file. Restore replaces everything but keeps the API keys currently configured
+  // for users of the same name; INVALID_ARGUMENT (naming the path) for a malformed file, which
+  // leaves the state unchanged.
+  StateSnapshot Snapshot() const;
   nlohmann::json Save() const;
   [[nodiscard]] common::Status Restore(const nlohmann::json& saved);
 

@@ -18,12 +18,16 @@ struct User {
   std::string name;
   std::string email;
   std::vector<std::string> api_keys;
+
+  bool operator==(const User&) const = default;
 };
 
 struct Project {
   std::string public_identifier;
   std::string name;
   std::string owner;  // username
+
+  bool operator==(const Project&) const = default;
 };
 
 struct Runtime {
@@ -34,6 +38,8 @@ struct Runtime {
   std::string description;
   std::string full_version;
   std::string status;  // ENABLED, DISABLED, DEPRECATED
+
+  bool operator==(const Runtime&) const = default;
 };
 
 // An MLflow run that can be registered (or was) into the model registry.
@@ -44,6 +50,8 @@ struct MlflowRun {
   std::string project_id;
   std::map<std::string, double> metrics;
   bool broken = false;  // builds of versions registered from it fail
+
+  bool operator==(const MlflowRun&) const = default;
 };
 
 struct RegisteredModelVersion {
@@ -55,6 +63,8 @@ struct RegisteredModelVersion {
   common::TimePoint updated_at;
   std::string status;
   MlflowRun run;
+
+  bool operator==(const RegisteredModelVersion&) const = default;
 };
 
 struct RegisteredModel {
@@ -67,12 +77,16 @@ struct RegisteredModel {
   common::TimePoint created_at;
   common::TimePoint updated_at;
   std::vector<RegisteredModelVersion> versions;  // ascending by number
+
+  bool operator==(const RegisteredModel&) const = default;
 };
 
 struct DefaultResources {
   std::int64_t cpu_millicores = 0;
   std::int64_t memory_mb = 0;
   std::int64_t nvidia_gpus = 0;
+
+  bool operator==(const DefaultResources&) const = default;
 };
 
 struct Model {
@@ -95,6 +109,8 @@ struct Model {
   int resource_profile_id = 0;
   common::TimePoint created_at;
   common::TimePoint updated_at;
+
+  bool operator==(const Model&) const = default;
 };
 
 struct Build {
@@ -117,6 +133,8 @@ struct Build {
   common::TimePoint created_at;
   common::TimePoint updated_at;
   std::optional<common::TimePoint> built_at;
+
+  bool operator==(const Build&) const = default;
 };
 
 struct Deployment {
@@ -140,6 +158,8 @@ struct Deployment {
   common::TimePoint created_at;
   common::TimePoint updated_at;
   std::optional<common::TimePoint> stopped_at;
+
+  bool operator==(const Deployment&) const = default;
 };
 
 }  // namespace cmlr::emulator

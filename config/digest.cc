@@ -51,6 +51,15 @@ void StringMap(std::string& out, std::string_view name,
   }
 }
 
+void Verify(std::string& out, const VerifySpec& verify) {
+  Field(out, "verify.request", verify.request_json);
+  Number(out, "verify.expect.status", verify.expect_status);
+  out += fmt::format("verify.expect.responseHas#{}\n", verify.response_has.size());
+  for (const std::string& key : verify.response_has) Field(out, "verify.expect.responseHas", key);
+  Number(out, "verify.requests", verify.requests);
+  Number(out, "verify.timeoutNs", verify.timeout.count());
+}
+
 }  // namespace
 
 std::string CanonicalText(const ModelDeploymentSpec& spec) {
@@ -97,6 +106,10 @@ std::string CanonicalText(const ModelDeploymentSpec& spec) {
   Number(out, "sync.buildTimeoutNs", sync.build_timeout.count());
   Number(out, "sync.deployTimeoutNs", sync.deploy_timeout.count());
   Number(out, "sync.maxAttempts", sync.max_attempts);
+  // Written only when not the default, so that digests of specs without them stay as they
+  // were before these fields existed (a new digest would restart every model's attempts).
+  if (!sync.rollback) Number(out, "sync.rollback", sync.rollback);
+  if (spec.verify) Verify(out, *spec.verify);
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "common/clock.h"
 
@@ -21,6 +22,8 @@ inline constexpr int kMaxGpus = 16;
 inline constexpr int kMaxReplicas = 100;
 inline constexpr int kMaxAttempts = 100;
 inline constexpr int kMaxNameLength = 63;
+inline constexpr int kMaxVerifyRequests = 20;
+inline constexpr std::size_t kMaxVerifyRequestBytes = 64 * 1024;  // verify.request as JSON
 
 // A runtime chosen by its properties; the reconciler resolves it to the newest ENABLED runtime
 // that matches. An empty field matches anything; at least one field is set.
@@ -75,8 +78,23 @@ struct SyncPolicy {
   common::Duration build_timeout = std::chrono::minutes(30);
   common::Duration deploy_timeout = std::chrono::minutes(15);
   int max_attempts = 3;
+  // On a failed rollout (maxAttempts, deployTimeout, failed verification) keep or restore the
+  // last good deployment (design 4b).
+  bool rollback = true;
 
   friend bool operator==(const SyncPolicy&, const SyncPolicy&) = default;
+};
+
+// Post-deploy verification (design 4b). The request is kept as canonical JSON text.
+struct VerifySpec {
+  std::string request_json;               // verify.request as compact JSON, keys sorted
+  int expect_status = 200;                // expect.status, 100..599
+  std::vector<std::string> response_has;  // expect.responseHas: keys (a dotted path "a.b"
+                                          // allowed) under the answer's "response"; sorted,
+                                          // without repeats
+  int requests = 1;                       // 1..kMaxVerifyRequests
+  common::Duration timeout = std::chrono::seconds(30);  // per request, 1s..10m
+  friend bool operator==(const VerifySpec&, const VerifySpec&) = default;
 };
 
 // One desired model, validated and normalised (units converted, defaults filled), so that two
@@ -92,6 +110,7 @@ struct ModelDeploymentSpec {
   std::variant<std::string, RuntimeSelector> runtime;  // image identifier or selector
   Resources resources;
   std::map<std::string, std::string> environment;
+  std::optional<VerifySpec> verify;
   SyncPolicy sync;
   // Hex SHA-256 of the canonical normalised spec (see digest.h): the model's generation.
   std::string digest;

@@ -12,7 +12,9 @@
 #include "common/duration.h"
 #include "common/time_format.h"
 #include "config/digest.h"
+#include "config/yaml_json.h"
 #include "config/yaml_reader.h"
+#include "config/yaml_scalar.h"
 
 namespace cmlr::config {
 
@@ -25,94 +27,12 @@ constexpr int kMaxVersion = 1'000'000;
 constexpr std::size_t kMaxTextLength = 4096;
 constexpr std::size_t kMaxErrorsPerFile = 100;
 constexpr common::Duration kMaxTimeout = std::chrono::hours(24);
-
-enum class ScalarType { kNull, kBool, kInt, kFloat, kYaml11, kString };
+constexpr common::Duration kMinVerifyTimeout = std::chrono::seconds(1);
+constexpr common::Duration kMaxVerifyTimeout = std::chrono::minutes(10);
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsLowerAlnum(char c) { return IsDigit(c) || (c >= 'a' && c <= 'z'); }
 bool IsAlnum(char c) { return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z'); }
-
-bool IsDecimalInt(std::string_view s) {
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
-  return !s.empty() && std::all_of(s.begin(), s.end(), IsDigit);
-}
-
-// YAML 1.2 core schema floats (the integers included).
-bool IsFloat(std::string_view s) {
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
-  if (s == ".inf" || s == ".Inf" || s == ".INF") return true;
-  std::size_t i = 0;
-  std::size_t digits = 0;
-  while (i < s.size() && IsDigit(s[i])) ++i, ++digits;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    while (i < s.size() && IsDigit(s[i])) ++i, ++digits;
-  }
-  if (digits == 0) return false;
-  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
-    const std::size_t start = i;
-    while (i < s.size() && IsDigit(s[i])) ++i;
-    if (i == start) return false;
-  }
-  return i == s.size();
-}
-
-// Plain scalars that YAML 1.1 tools (PyYAML, many editors and linters) read as booleans or
-// numbers although YAML 1.2 reads them as text: "yes", "on", "0x1F", "1_000", "12:30".
-bool IsYaml11NonString(std::string_view s) {
-  static constexpr std::string_view kWords[] = {"y",  "Y",   "yes", "Yes", "YES", "n",
-                                                "N",  "no",  "No",  "NO",  "on",  "On",
-                                                "ON", "off", "Off", "OFF"};
-  if (std::find(std::begin(kWords), std::end(kWords), s) != std::end(kWords)) return true;
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
-  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o' || s[1] == 'b')) return true;
-  if (s.empty() || !IsDigit(s[0])) return false;
-  return std::all_of(s.begin(), s.end(),
-                     [](char c) { return IsDigit(c) || c == '_' || c == ':' || c == '.'; }) &&
-         (s.find('_') != std::string_view::npos || s.find(':') != std::string_view::npos);
-}
-
-ScalarType Classify(const YamlNode& node) {
-  if (node.kind == Kind::kNull) return ScalarType::kNull;
-  if (!node.plain) return ScalarType::kString;
-  const std::string& v = node.value;
-  if (v.empty() || v == "~" || v == "null" || v == "Null" || v == "NULL") return ScalarType::kNull;
-  if (v == "true" || v == "True" || v == "TRUE" || v == "false" || v == "False" || v == "FALSE") {
-    return ScalarType::kBool;
-  }
-  if (IsDecimalInt(v)) return ScalarType::kInt;
-  if (IsFloat(v) || v == ".nan" || v == ".NaN" || v == ".NAN") return ScalarType::kFloat;
-  if (IsYaml11NonString(v)) return ScalarType::kYaml11;
-  return ScalarType::kString;
-}
-
-std::string Describe(const YamlNode& node) {
-  switch (node.kind) {
-    case Kind::kSequence:
-      return "a list";
-    case Kind::kMap:
-      return "a mapping";
-    default:
-      break;
-  }
-  switch (Classify(node)) {
-    case ScalarType::kNull:
-      return "null";
-    case ScalarType::kBool:
-      return "a boolean";
-    case ScalarType::kInt:
-      return "an integer";
-    case ScalarType::kFloat:
-      return "a number";
-    case ScalarType::kYaml11:
-      return fmt::format("{}, which YAML 1.1 tools read as a boolean or number", node.value);
-    case ScalarType::kString:
-      break;
-  }
-  return "a string";
-}
 
 // A value quoted in a message, cut short when long (an unclosed quote swallows whole files).
 std::string Shown(std::string_view text) {
@@ -174,6 +94,12 @@ bool IsValidImage(std::string_view image) {
   return colon > 0 && colon + 1 < image.size() && image.front() != '/' && image.front() != ':';
 }
 
+// "a" or "a.b.c": keys joined by dots, none empty.
+bool IsValidKeyPath(std::string_view path) {
+  return !path.empty() && path.front() != '.' && path.back() != '.' &&
+         path.find("..") == std::string_view::npos;
+}
+
 bool HasOuterSpace(std::string_view text) {
   return !text.empty() && (std::isspace(static_cast<unsigned char>(text.front())) != 0 ||
                            std::isspace(static_cast<unsigned char>(text.back())) != 0);
@@ -220,7 +146,7 @@ class DocumentParser {
     ParsedDocument doc;
     const std::size_t errors_before = errors_.size();
     if (root.kind != Kind::kMap) {
-      Error(root, "", fmt::format("expected a {} mapping, got {}", kKind, Describe(root)));
+      Error(root, "", fmt::format("expected a {} mapping, got {}", kKind, DescribeNode(root)));
       return doc;
     }
     const Place top{root.line, root.column};
@@ -278,17 +204,20 @@ class DocumentParser {
 
   // True when `map` has a key that is a likely misspelling of `key`: its "did you mean" error
   // already says what is wrong, so a "missing" error would only add noise.
-  static bool Misspelled(const YamlNode& map, std::string_view key) {
+  // Keys in `known` are fields of their own (verify's "requests" is one letter from "request").
+  static bool Misspelled(const YamlNode& map, std::string_view key, const Keys& known = {}) {
     return std::any_of(map.entries.begin(), map.entries.end(), [&](const YamlEntry& entry) {
-      return entry.key != key && SuggestKey(entry.key, {key}) == key;
+      return entry.key != key && SuggestKey(entry.key, {key}) == key &&
+             std::find(known.begin(), known.end(), entry.key) == known.end();
     });
   }
 
-  // The entry `key` of `map`, reporting its absence at `parent` when required.
+  // The entry `key` of `map`, reporting its absence at `parent` when required. `known`: the
+  // mapping's other keys, when one is close enough to `key` to pass for a misspelling.
   const YamlEntry* Get(const YamlNode& map, Place parent, const std::string& path,
-                       std::string_view key, bool required) {
+                       std::string_view key, bool required, const Keys& known = {}) {
     const YamlEntry* entry = map.FindEntry(key);
-    if (entry == nullptr && required && !Misspelled(map, key)) {
+    if (entry == nullptr && required && !Misspelled(map, key, known)) {
       Error(parent, Child(path, key), "required field is missing");
     }
     return entry;
@@ -303,15 +232,15 @@ class DocumentParser {
 
   bool ExpectMap(const YamlNode& node, const std::string& path) {
     if (node.kind == Kind::kMap) return true;
-    Error(node, path, fmt::format("expected a mapping, got {}", Describe(node)));
+    Error(node, path, fmt::format("expected a mapping, got {}", DescribeNode(node)));
     return false;
   }
 
   std::optional<std::string> String(const YamlNode& node, const std::string& path,
                                     bool allow_empty = false) {
-    if (node.kind != Kind::kScalar || (node.plain && Classify(node) != ScalarType::kString)) {
-      std::string message = fmt::format("expected a string, got {}", Describe(node));
-      if (node.kind == Kind::kScalar && Classify(node) != ScalarType::kNull) {
+    if (node.kind != Kind::kScalar || (node.plain && ClassifyScalar(node) != ScalarType::kString)) {
+      std::string message = fmt::format("expected a string, got {}", DescribeNode(node));
+      if (node.kind == Kind::kScalar && ClassifyScalar(node) != ScalarType::kNull) {
         message += fmt::format("; quote it (\"{}\") if you mean the text", node.value);
       }
       Error(node, path, std::move(message));
@@ -358,17 +287,17 @@ class DocumentParser {
   }
 
   std::optional<bool> Bool(const YamlNode& node, const std::string& path) {
-    if (node.kind == Kind::kScalar && Classify(node) == ScalarType::kBool) {
+    if (node.kind == Kind::kScalar && ClassifyScalar(node) == ScalarType::kBool) {
       return node.value[0] == 't' || node.value[0] == 'T';
     }
-    Error(node, path, fmt::format("expected true or false, got {}", Describe(node)));
+    Error(node, path, fmt::format("expected true or false, got {}", DescribeNode(node)));
     return std::nullopt;
   }
 
   std::optional<int> Int(const YamlNode& node, const std::string& path, int min, int max) {
-    const ScalarType type = node.kind == Kind::kScalar ? Classify(node) : ScalarType::kNull;
+    const ScalarType type = node.kind == Kind::kScalar ? ClassifyScalar(node) : ScalarType::kNull;
     if (node.kind != Kind::kScalar || type != ScalarType::kInt) {
-      std::string message = fmt::format("expected an integer, got {}", Describe(node));
+      std::string message = fmt::format("expected an integer, got {}", DescribeNode(node));
       if (!node.plain && IsDecimalInt(node.value)) {
         message += fmt::format("; write {} without quotes", node.value);
       }
@@ -388,10 +317,10 @@ class DocumentParser {
 
   // A YAML number (an integer or a float), finite.
   std::optional<double> Number(const YamlNode& node, const std::string& path) {
-    const ScalarType type = node.kind == Kind::kScalar ? Classify(node) : ScalarType::kNull;
+    const ScalarType type = node.kind == Kind::kScalar ? ClassifyScalar(node) : ScalarType::kNull;
     if (node.kind != Kind::kScalar || (type != ScalarType::kInt && type != ScalarType::kFloat)) {
-      std::string message = fmt::format("expected a number, got {}", Describe(node));
-      if (!node.plain && IsFloat(node.value)) {
+      std::string message = fmt::format("expected a number, got {}", DescribeNode(node));
+      if (!node.plain && IsYamlFloat(node.value)) {
         message += fmt::format("; write {} without quotes", node.value);
       }
       Error(node, path, std::move(message));
@@ -405,9 +334,13 @@ class DocumentParser {
     return value;
   }
 
-  std::optional<common::Duration> Timeout(const YamlNode& node, const std::string& path) {
+  // A duration with a unit, more than `min` (or at least `min` when `min` is not zero) and at
+  // most `max`.
+  std::optional<common::Duration> Timeout(const YamlNode& node, const std::string& path,
+                                          common::Duration min = common::Duration::zero(),
+                                          common::Duration max = kMaxTimeout) {
     if (node.kind == Kind::kScalar && node.plain &&
-        (Classify(node) == ScalarType::kInt || Classify(node) == ScalarType::kFloat)) {
+        (ClassifyScalar(node) == ScalarType::kInt || ClassifyScalar(node) == ScalarType::kFloat)) {
       Error(node, path,
             fmt::format("expected a duration with a unit such as 30m, got {}", node.value));
       return std::nullopt;
@@ -422,8 +355,14 @@ class DocumentParser {
                         Shown(*text)));
       return std::nullopt;
     }
-    if (*duration <= common::Duration::zero() || *duration > kMaxTimeout) {
-      Error(node, path, fmt::format("must be more than 0s and at most 24h, got {}", *text));
+    const bool too_small = min == common::Duration::zero() ? *duration <= min : *duration < min;
+    if (too_small || *duration > max) {
+      Error(node, path,
+            min == common::Duration::zero()
+                ? fmt::format("must be more than 0s and at most {}, got {}",
+                              common::FormatDuration(max), *text)
+                : fmt::format("must be between {} and {}, got {}", common::FormatDuration(min),
+                              common::FormatDuration(max), *text));
       return std::nullopt;
     }
     return *duration;
@@ -489,7 +428,7 @@ class DocumentParser {
     const std::string path = "spec";
     CheckKeys(map, path,
               {"projectId", "modelName", "description", "authentication", "registeredModel",
-               "runtime", "resources", "environment", "sync"});
+               "runtime", "resources", "environment", "verify", "sync"});
     if (const YamlEntry* project = Get(map, here, path, "projectId", true)) {
       if (auto id = Identifier(project->value, "spec.projectId", "project id")) {
         spec.project_id = *id;
@@ -528,6 +467,9 @@ class DocumentParser {
     }
     if (const YamlNode* environment = map.Find("environment")) {
       spec.environment = StringMap(*environment, "spec.environment", /*labels=*/false);
+    }
+    if (const YamlEntry* verify = map.FindEntry("verify")) {
+      if (ExpectMap(verify->value, "spec.verify")) spec.verify = ParseVerify(*verify);
     }
     if (const YamlEntry* sync = map.FindEntry("sync")) {
       if (ExpectMap(sync->value, "spec.sync")) ParseSync(*sync, spec.sync);
@@ -618,7 +560,7 @@ class DocumentParser {
 
   std::optional<double> Memory(const YamlNode& node, const std::string& path) {
     if (node.kind == Kind::kScalar && node.plain &&
-        (Classify(node) == ScalarType::kInt || Classify(node) == ScalarType::kFloat)) {
+        (ClassifyScalar(node) == ScalarType::kInt || ClassifyScalar(node) == ScalarType::kFloat)) {
       const auto gib = Number(node, path);
       if (gib && *gib > kMaxMemoryGib) {
         Error(node, path,
@@ -639,7 +581,7 @@ class DocumentParser {
     std::size_t unit_start = i;
     while (unit_start < rest.size() && rest[unit_start] == ' ') ++unit_start;
     const std::string unit(rest.substr(unit_start));
-    const bool number_ok = IsFloat(number) && number.find('e') == std::string::npos;
+    const bool number_ok = IsYamlFloat(number) && number.find('e') == std::string::npos;
     if (number_ok && unit_start == i && (unit == "Gi" || unit == "Mi")) {
       return std::strtod(number.c_str(), nullptr) / (unit == "Mi" ? 1024.0 : 1.0);
     }
@@ -701,7 +643,8 @@ class DocumentParser {
   void ParseSync(const YamlEntry& entry, SyncPolicy& sync) {
     const YamlNode& map = entry.value;
     const std::string path = "spec.sync";
-    CheckKeys(map, path, {"selfHeal", "suspend", "buildTimeout", "deployTimeout", "maxAttempts"});
+    CheckKeys(map, path,
+              {"selfHeal", "suspend", "buildTimeout", "deployTimeout", "maxAttempts", "rollback"});
     if (const YamlNode* self_heal = map.Find("selfHeal")) {
       sync.self_heal = Bool(*self_heal, "spec.sync.selfHeal").value_or(true);
     }
@@ -716,18 +659,101 @@ class DocumentParser {
     if (const YamlNode* attempts = map.Find("maxAttempts")) {
       sync.max_attempts = Int(*attempts, "spec.sync.maxAttempts", 1, kMaxAttempts).value_or(3);
     }
+    if (const YamlNode* rollback = map.Find("rollback")) {
+      sync.rollback = Bool(*rollback, "spec.sync.rollback").value_or(true);
+    }
+  }
+
+  VerifySpec ParseVerify(const YamlEntry& entry) {
+    const YamlNode& map = entry.value;
+    const std::string path = "spec.verify";
+    const Keys keys = {"request", "expect", "requests", "timeout"};
+    CheckKeys(map, path, keys);
+    VerifySpec verify;
+    if (const YamlEntry* request = Get(map, At(entry), path, "request", true, keys)) {
+      verify.request_json = VerifyRequest(request->value);
+    }
+    if (const YamlEntry* expect = map.FindEntry("expect")) {
+      if (ExpectMap(expect->value, "spec.verify.expect")) ParseExpect(expect->value, verify);
+    }
+    if (const YamlNode* requests = map.Find("requests")) {
+      verify.requests =
+          Int(*requests, "spec.verify.requests", 1, kMaxVerifyRequests).value_or(verify.requests);
+    }
+    if (const YamlNode* timeout = map.Find("timeout")) {
+      verify.timeout =
+          Timeout(*timeout, "spec.verify.timeout", kMinVerifyTimeout, kMaxVerifyTimeout)
+              .value_or(verify.timeout);
+    }
+    return verify;
+  }
+
+  // The request as canonical JSON text (keys sorted, compact), so that two spellings of the
+  // same request give the same digest.
+  std::string VerifyRequest(const YamlNode& node) {
+    const std::string path = "spec.verify.request";
+    if (!ExpectMap(node, path)) return {};
+    JsonConversion conversion = YamlToJson(node, path);
+    for (JsonProblem& problem : conversion.problems) {
+      Error(Place{problem.line, problem.column}, std::move(problem.path),
+            std::move(problem.message));
+    }
+    if (conversion.json.size() > kMaxVerifyRequestBytes) {
+      Error(node, path,
+            fmt::format("the request is {} bytes as JSON; at most {} ({} KiB) are allowed",
+                        conversion.json.size(), kMaxVerifyRequestBytes,
+                        kMaxVerifyRequestBytes / 1024));
+      return {};
+    }
+    return std::move(conversion.json);
+  }
+
+  void ParseExpect(const YamlNode& map, VerifySpec& verify) {
+    CheckKeys(map, "spec.verify.expect", {"status", "responseHas"});
+    if (const YamlNode* status = map.Find("status")) {
+      verify.expect_status =
+          Int(*status, "spec.verify.expect.status", 100, 599).value_or(verify.expect_status);
+    }
+    if (const YamlNode* keys = map.Find("responseHas")) {
+      verify.response_has = ResponseKeys(*keys, "spec.verify.expect.responseHas");
+    }
+  }
+
+  // Key paths ("predictions", "result.score"), sorted and without repeats: all of them must
+  // be present, so neither order nor repetition means anything.
+  std::vector<std::string> ResponseKeys(const YamlNode& node, const std::string& path) {
+    std::vector<std::string> keys;
+    if (node.kind != Kind::kSequence) {
+      Error(node, path, fmt::format("expected a list of keys, got {}", DescribeNode(node)));
+      return keys;
+    }
+    for (std::size_t i = 0; i < node.items.size(); ++i) {
+      const std::string item_path = fmt::format("{}[{}]", path, i);
+      auto key = String(node.items[i], item_path);
+      if (key && !IsValidKeyPath(*key)) {
+        Error(node.items[i], item_path,
+              fmt::format("invalid key path \"{}\": use keys joined by single dots, like "
+                          "predictions or result.score",
+                          Shown(*key)));
+      } else if (key) {
+        keys.push_back(std::move(*key));
+      }
+    }
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    return keys;
   }
 
   void ParseSuspend(const YamlNode& node, Suspend& suspend) {
     const std::string path = "spec.sync.suspend";
-    if (node.kind == Kind::kScalar && Classify(node) == ScalarType::kBool) {
+    if (node.kind == Kind::kScalar && ClassifyScalar(node) == ScalarType::kBool) {
       suspend.suspended = Bool(node, path).value_or(false);
       return;
     }
     if (node.kind != Kind::kMap) {
       Error(node, path,
             fmt::format("expected true, false or a mapping {{reason, until}}, got {}",
-                        Describe(node)));
+                        DescribeNode(node)));
       return;
     }
     CheckKeys(node, path, {"reason", "until"});
@@ -809,7 +835,7 @@ ParsedFile ParseDesiredStateText(std::string_view text, const std::string& file)
   for (const YamlDocument& document : read.documents) {
     if (document.root.kind == Kind::kNull ||
         (document.root.kind == Kind::kScalar && document.root.plain &&
-         Classify(document.root) == ScalarType::kNull)) {
+         ClassifyScalar(document.root) == ScalarType::kNull)) {
       continue;  // "---" with nothing after it
     }
     ++documents;

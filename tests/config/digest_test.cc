@@ -125,6 +125,19 @@ TEST(DigestTest, ChangesWithEverySpecField) {
       [](auto& s) { s.sync.build_timeout = std::chrono::minutes(31); },
       [](auto& s) { s.sync.deploy_timeout = std::chrono::minutes(16); },
       [](auto& s) { s.sync.max_attempts = 4; },
+      [](auto& s) { s.sync.rollback = false; },
+      [](auto& s) { s.verify = VerifySpec{.request_json = "{}"}; },
+      [](auto& s) { s.verify = VerifySpec{.request_json = R"({"a":1})"}; },
+      [](auto& s) { s.verify = VerifySpec{.request_json = "{}", .expect_status = 201}; },
+      [](auto& s) { s.verify = VerifySpec{.request_json = "{}", .response_has = {"a"}}; },
+      [](auto& s) {
+        s.verify = VerifySpec{.request_json = "{}", .response_has = {"a", "b"}};
+      },
+      [](auto& s) { s.verify = VerifySpec{.request_json = "{}", .response_has = {"a.b"}}; },
+      [](auto& s) { s.verify = VerifySpec{.request_json = "{}", .requests = 2}; },
+      [](auto& s) {
+        s.verify = VerifySpec{.request_json = "{}", .timeout = std::chrono::seconds(31)};
+      },
   };
   std::vector<std::string> digests = {ComputeDigest(base)};
   for (const auto& change : changes) {
@@ -137,6 +150,17 @@ TEST(DigestTest, ChangesWithEverySpecField) {
       EXPECT_NE(digests[i], digests[j]) << "changes " << i << " and " << j;
     }
   }
+}
+
+// Verifies that a spec using neither verify nor rollback: false has the canonical text it had
+// before those fields existed, so an upgrade does not make every model a new generation.
+TEST(DigestTest, DefaultsOfNewerFieldsLeaveTheTextAsItWas) {
+  ModelDeploymentSpec spec;
+  spec.sync.rollback = true;
+  const std::string text = CanonicalText(spec);
+  EXPECT_EQ(text.find("verify"), std::string::npos) << text;
+  EXPECT_EQ(text.find("rollback"), std::string::npos) << text;
+  EXPECT_TRUE(text.ends_with("sync.maxAttempts=3\n")) << text;
 }
 
 // Verifies that digest and source are not part of the canonical text, and that strings are
@@ -162,6 +186,23 @@ TEST(DigestTest, ChangesWithTheDocument) {
   EXPECT_NE(DigestOf(std::string(doc).replace(doc.find("4Gi"), 3, "4.5Gi")), base);
   EXPECT_NE(DigestOf(ValidDocument("m", "  sync: {maxAttempts: 4}\n")), base);
   EXPECT_EQ(DigestOf(ValidDocument("m", "  sync: {maxAttempts: 3}\n")), base);
+  EXPECT_EQ(DigestOf(ValidDocument("m", "  sync: {rollback: true}\n")), base);
+  EXPECT_NE(DigestOf(ValidDocument("m", "  sync: {rollback: false}\n")), base);
+
+  const std::string verify = DigestOf(ValidDocument("m", "  verify: {request: {a: 1, b: [x]}}\n"));
+  EXPECT_NE(verify, base);
+  EXPECT_EQ(DigestOf(ValidDocument("m",
+                                   "  verify:\n    request: {b: [\"x\"], a: 1.0e0}\n"
+                                   "    expect: {status: 200}\n    requests: 1\n"
+                                   "    timeout: 30000ms\n")),
+            DigestOf(ValidDocument("m", "  verify: {request: {a: 1.0, b: [x]}}\n")))
+      << "key order, quoting, spelled-out defaults and duration spelling do not count";
+  EXPECT_NE(DigestOf(ValidDocument("m", "  verify: {request: {a: 1, b: [x]}, requests: 2}\n")),
+            verify);
+  EXPECT_NE(DigestOf(ValidDocument("m", "  verify: {request: {a: \"1\", b: [x]}}\n")), verify);
+  EXPECT_EQ(
+      DigestOf(ValidDocument("m", "  verify: {request: {}, expect: {responseHas: [b, a, b]}}\n")),
+      DigestOf(ValidDocument("m", "  verify: {request: {}, expect: {responseHas: [a, b]}}\n")));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <set>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -44,6 +45,19 @@ TEST(ExamplesTest, LoadAsOneDesiredState) {
   EXPECT_EQ(std::get<std::string>(pinned->runtime), kRuntime);
   EXPECT_EQ(pinned->resources, (Resources{.cpu = 2, .memory_gib = 4, .gpus = 0, .replicas = 1}));
   EXPECT_EQ(pinned->description, "Fraud Detection 2024");
+  ASSERT_TRUE(pinned->verify);
+  EXPECT_EQ(pinned->verify->request_json,
+            R"({"dataframe_split":{"columns":["age","credit_card_balance","bank_account_balance",)"
+            R"("mortgage_balance","sec_bank_account_balance","savings_account_balance",)"
+            R"("sec_savings_account_balance","total_est_nworth","primary_loan_balance",)"
+            R"("secondary_loan_balance","uni_loan_balance","longitude","latitude",)"
+            R"("transaction_amount"],"data":[[35.5,20000.5,3900.5,14000.5,2944.5,3400.5,)"
+            R"(12000.5,29000.5,1300.5,15000.5,10000.5,2000.5,90.5,120.5]]}})")
+      << "the walkthrough's own test request, unchanged";
+  EXPECT_EQ(pinned->verify->response_has, std::vector<std::string>{"predictions"});
+  EXPECT_EQ(pinned->verify->requests, 3);
+  EXPECT_EQ(pinned->verify->expect_status, 200);
+  EXPECT_TRUE(pinned->sync.rollback);
 
   const ModelDeploymentSpec* selector = result.snapshot->Find("fraud-classifier-selector");
   ASSERT_NE(selector, nullptr);

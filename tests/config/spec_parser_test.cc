@@ -290,6 +290,115 @@ TEST(SpecParserTest, ReadsSuspend) {
                           "true or give a reason"));
 }
 
+// Verifies that verify and sync.rollback default as design 4b says: no verification, rollback
+// on.
+TEST(SpecParserTest, VerifyAndRollbackDefaults) {
+  const ModelDeploymentSpec spec = Parse(ValidDocument("m"));
+  EXPECT_FALSE(spec.verify);
+  EXPECT_TRUE(spec.sync.rollback);
+  const ModelDeploymentSpec minimal =
+      Parse(ValidDocument("m", "  verify: {request: {x: 1}}\n  sync: {rollback: false}\n"));
+  ASSERT_TRUE(minimal.verify);
+  EXPECT_EQ(*minimal.verify, (VerifySpec{.request_json = R"({"x":1})",
+                                         .expect_status = 200,
+                                         .response_has = {},
+                                         .requests = 1,
+                                         .timeout = std::chrono::seconds(30)}));
+  EXPECT_FALSE(minimal.sync.rollback);
+}
+
+// Verifies that every field of verify is read, the request kept as canonical JSON with its
+// keys sorted, and responseHas sorted without repeats.
+TEST(SpecParserTest, ReadsVerify) {
+  const ModelDeploymentSpec spec = Parse(ValidDocument("m", R"(  verify:
+    request:
+      dataframe_split:
+        data: [[35.5, 20000.5]]
+        columns: [age, credit_card_balance]
+    expect:
+      status: 201
+      responseHas: [predictions, model.version, predictions]
+    requests: 20
+    timeout: 10m
+)"));
+  ASSERT_TRUE(spec.verify);
+  EXPECT_EQ(spec.verify->request_json,
+            R"({"dataframe_split":{"columns":["age","credit_card_balance"],)"
+            R"("data":[[35.5,20000.5]]}})");
+  EXPECT_EQ(spec.verify->expect_status, 201);
+  EXPECT_EQ(spec.verify->response_has, (std::vector<std::string>{"model.version", "predictions"}));
+  EXPECT_EQ(spec.verify->requests, 20);
+  EXPECT_EQ(spec.verify->timeout, std::chrono::minutes(10));
+}
+
+// Verifies that verify is as strict as every other field: required request, types, ranges,
+// unknown keys with a hint, key paths, and every error at its place.
+TEST(SpecParserTest, ChecksVerify) {
+  const auto errors = [](const std::string& verify) {
+    return Errors(ValidDocument("m", "  verify: " + verify + "\n"));
+  };
+  EXPECT_THAT(errors("{}"), ElementsAre("15:3: spec.verify.request: required field is missing"));
+  EXPECT_THAT(errors("{requests: 3}"),
+              ElementsAre("15:3: spec.verify.request: required field is missing"));
+  EXPECT_THAT(errors("{reqest: {a: 1}}"),
+              ElementsAre("15:12: spec.verify.reqest: unknown field \"reqest\"; did you mean "
+                          "\"request\"?"));
+  EXPECT_THAT(errors("{request: [1, 2]}"),
+              ElementsAre("15:21: spec.verify.request: expected a mapping, got a list"));
+  EXPECT_THAT(errors("{request: {a: 1}, requets: 3}"),
+              ElementsAre("15:29: spec.verify.requets: unknown field \"requets\"; did you mean "
+                          "\"requests\"?"));
+  EXPECT_THAT(errors("{request: {a: 1}, expect: {staus: 200}}"),
+              ElementsAre("15:38: spec.verify.expect.staus: unknown field \"staus\"; did you "
+                          "mean \"status\"?"));
+  EXPECT_THAT(errors("{request: {a: 1}, expect: {status: 99}}"),
+              ElementsAre("15:46: spec.verify.expect.status: must be between 100 and 599, got 99"));
+  EXPECT_THAT(errors("{request: {a: 1}, expect: {status: \"200\"}}"),
+              ElementsAre("15:46: spec.verify.expect.status: expected an integer, got a string; "
+                          "write 200 without quotes"));
+  EXPECT_THAT(errors("{request: {a: 1}, requests: 0}"),
+              ElementsAre("15:39: spec.verify.requests: must be between 1 and 20, got 0"));
+  EXPECT_THAT(errors("{request: {a: 1}, requests: 21}"),
+              ElementsAre("15:39: spec.verify.requests: must be between 1 and 20, got 21"));
+  EXPECT_THAT(errors("{request: {a: 1}, timeout: 500ms}"),
+              ElementsAre("15:38: spec.verify.timeout: must be between 1s and 10m, got 500ms"));
+  EXPECT_THAT(errors("{request: {a: 1}, timeout: 11m}"),
+              ElementsAre("15:38: spec.verify.timeout: must be between 1s and 10m, got 11m"));
+  EXPECT_THAT(errors("{request: {a: 1}, timeout: 30}"),
+              ElementsAre("15:38: spec.verify.timeout: expected a duration with a unit such as "
+                          "30m, got 30"));
+  EXPECT_THAT(errors("{request: {a: 1}, expect: {responseHas: predictions}}"),
+              ElementsAre("15:51: spec.verify.expect.responseHas: expected a list of keys, got a "
+                          "string"));
+  EXPECT_THAT(errors("{request: {a: 1}, expect: {responseHas: [a..b, .a, \"\", 3]}}"),
+              ElementsAre("15:52: spec.verify.expect.responseHas[0]: invalid key path \"a..b\": "
+                          "use keys joined by single dots, like predictions or result.score",
+                          "15:58: spec.verify.expect.responseHas[1]: invalid key path \".a\": use "
+                          "keys joined by single dots, like predictions or result.score",
+                          "15:62: spec.verify.expect.responseHas[2]: must not be empty",
+                          "15:66: spec.verify.expect.responseHas[3]: expected a string, got an "
+                          "integer; quote it (\"3\") if you mean the text"));
+  EXPECT_THAT(Errors(ValidDocument("m", "  sync: {rollback: yes}\n")),
+              ElementsAre("15:20: spec.sync.rollback: expected true or false, got yes, which "
+                          "YAML 1.1 tools read as a boolean or number"));
+}
+
+// Verifies that values of the request without a faithful JSON form are refused at their
+// place, and that a request over 64 KiB of JSON is refused with its size.
+TEST(SpecParserTest, ChecksVerifyRequestValues) {
+  EXPECT_THAT(
+      Errors(ValidDocument("m", "  verify:\n    request: {data: [[1, .nan]], on: off}\n")),
+      ElementsAre("16:26: spec.verify.request.data[0][1]: expected a finite number, got .nan "
+                  "(JSON has no NaN or infinity)",
+                  "16:38: spec.verify.request.on: ambiguous value off, which YAML 1.1 tools read "
+                  "as a boolean or number; quote it (\"off\") if you mean the text"));
+  std::string big = "  verify:\n    request:\n      rows:\n";
+  for (int i = 0; i < 10000; ++i) big += "        - 1234567\n";  // {"rows":[1234567,...]}
+  EXPECT_THAT(Errors(ValidDocument("m", big)),
+              ElementsAre("17:7: spec.verify.request: the request is 80010 bytes as JSON; at most "
+                          "65536 (64 KiB) are allowed"));
+}
+
 // Verifies the "did you mean" hints: typos, case and snake_case, and none for far-off keys.
 TEST(SpecParserTest, SuggestsKeys) {
   const std::vector<std::string_view> keys = {"projectId", "modelName", "registeredModel",

@@ -1,29 +1,33 @@
 #include "emulator/call_recorder.h"
 
+#include <algorithm>
+
 #include "emulator/wire.h"
 
 namespace cmlr::emulator {
 
-namespace {
-constexpr std::size_t kReadHandle = static_cast<std::size_t>(-1);
-}
-
-std::size_t CallRecorder::Record(std::string_view operation, bool is_write, std::string_view path,
-                                 common::TimePoint at) {
+std::uint64_t CallRecorder::Record(std::string_view operation, bool is_write, std::string_view path,
+                                   common::TimePoint at) {
   auto it = by_operation_.find(operation);
   if (it == by_operation_.end()) it = by_operation_.emplace(std::string(operation), 0).first;
   ++it->second;
+  const std::uint64_t handle = next_handle_++;
   if (!is_write) {
     ++reads_;
-    return kReadHandle;
+    return handle;
   }
   ++writes_;
-  writes_log_.push_back(Write{std::string(operation), std::string(path), at, 0});
-  return writes_log_.size() - 1;
+  writes_log_.push_back(Write{handle, std::string(operation), std::string(path), at, 0});
+  while (writes_log_.size() > writes_log_limit_) writes_log_.pop_front();
+  return handle;
 }
 
-void CallRecorder::SetStatus(std::size_t handle, int http_status) {
-  if (handle < writes_log_.size()) writes_log_[handle].status = http_status;
+void CallRecorder::SetStatus(std::uint64_t handle, int http_status) {
+  // Handles grow with every call, reads included, so the log is sorted by handle.
+  const auto it = std::lower_bound(
+      writes_log_.begin(), writes_log_.end(), handle,
+      [](const Write& write, std::uint64_t wanted) { return write.handle < wanted; });
+  if (it != writes_log_.end() && it->handle == handle) it->status = http_status;
 }
 
 void CallRecorder::Clear() {
@@ -49,7 +53,8 @@ nlohmann::json CallRecorder::ToJson() const {
   return {{"reads", reads_},
           {"writes", writes_},
           {"by_operation", by_operation_},
-          {"writes_log", std::move(log)}};
+          {"writes_log", std::move(log)},
+          {"writes_log_dropped", writes_ - writes_log_.size()}};
 }
 
 }  // namespace cmlr::emulator

@@ -26,7 +26,9 @@ using common::Status;
 using common::StatusOr;
 using nlohmann::json;
 
+// The read cache is bookkeeping: bounded in entries and in bytes.
 constexpr std::size_t kReadCacheEntries = 1024;
+constexpr std::size_t kReadCacheBytes = 32 << 20;
 
 std::string_view BearerKey(const HttpRequest& request) {
   const auto it = request.find(http::field::authorization);
@@ -91,6 +93,7 @@ std::unique_ptr<EmulatorState> Emulator::NewState() const {
   auto state =
       std::make_unique<EmulatorState>(fixture_, options_.timings, options_.seed, clock_.Now());
   for (const auto& key : options_.api_keys) state->AddApiKey(key);
+  state->set_history_limit(options_.history_limit);
   return state;
 }
 
@@ -122,6 +125,7 @@ StatusOr<std::unique_ptr<Emulator>> Emulator::Create(EmulatorOptions options,
 Status Emulator::Reset() {
   state_ = NewState();
   read_cache_.clear();
+  read_cache_bytes_ = 0;
   calls_.Clear();
   faults_.set_settings(options_.faults);
   return Persist();
@@ -171,7 +175,7 @@ net::awaitable<std::optional<HttpResponse>> Emulator::HandleApi(const HttpReques
                                          : "invalid API key"));
   }
   const std::string username = user->username;
-  const std::size_t call = calls_.Record(route.operation, route.is_write, path, clock_.Now());
+  const std::uint64_t call = calls_.Record(route.operation, route.is_write, path, clock_.Now());
 
   if (faults_.settings().latency > common::Duration::zero()) {
     const Status slept = co_await clock_.SleepFor(faults_.settings().latency);
@@ -209,6 +213,7 @@ net::awaitable<std::optional<HttpResponse>> Emulator::HandleApi(const HttpReques
       const bool cacheable = !route.is_write && route.operation != "validate_api_key";
       if (cacheable && read_cache_revision_ != state_->revision()) {
         read_cache_.clear();
+        read_cache_bytes_ = 0;
         read_cache_revision_ = state_->revision();
       }
       const std::string cache_key = path + "?" + query;
@@ -231,7 +236,9 @@ net::awaitable<std::optional<HttpResponse>> Emulator::HandleApi(const HttpReques
           response = StatusResponse(common::InternalError("upstream request timeout"));
         } else {
           response = JsonResponse(200, *result);
-          if (cacheable && read_cache_.size() < kReadCacheEntries) {
+          if (cacheable && read_cache_.size() < kReadCacheEntries &&
+              read_cache_bytes_ + response->body().size() <= kReadCacheBytes) {
+            read_cache_bytes_ += response->body().size();
             read_cache_.emplace(cache_key, response->body());
           }
         }

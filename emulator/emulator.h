@@ -32,6 +32,8 @@ struct EmulatorOptions {
   std::uint64_t seed = 1;
   // When set: loaded at start when it exists, rewritten atomically after every change.
   std::string state_file;
+  // Stopped or failed deployments kept per model (EmulatorState::set_history_limit); 0: all.
+  std::size_t history_limit = 0;
   // Called once per answered request (method, target, HTTP status) for an access log.
   std::function<void(std::string_view, std::string_view, int)> access_log;
 };
@@ -81,6 +83,7 @@ class Emulator {
   // of an unchanged state are served without re-encoding (the benchmark's hot path).
   std::uint64_t read_cache_revision_ = 0;
   std::unordered_map<std::string, std::string> read_cache_;
+  std::size_t read_cache_bytes_ = 0;
 };
 
 // A JSON response with the given status.

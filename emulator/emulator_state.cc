@@ -1,6 +1,7 @@
 #include "emulator/emulator_state.h"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -425,9 +426,8 @@ StatusOr<Deployment> EmulatorState::CreateDeployment(const NewDeployment& reques
   deployment.crn = fmt::format("{}/{}", kWorkspaceCrn, deployment.id);
   deployments_.push_back(deployment);
   Changed();
-  const std::string id = deployment.id;
   Settle(now);
-  return *MutableDeployment(id);
+  return CurrentOr(deployment.id, deployment);
 }
 
 StatusOr<Deployment> EmulatorState::StopDeployment(std::string_view deployment_id, TimePoint now,
@@ -442,10 +442,12 @@ StatusOr<Deployment> EmulatorState::StopDeployment(std::string_view deployment_i
     d->phase_started_at = now;
     d->updated_at = now;
     if (immediately) d->stopped_at = now;
+    const Deployment last_seen = *d;
     Changed();
-    Settle(now);
+    Settle(now);  // may drop it (history limit)
+    return CurrentOr(deployment_id, last_seen);
   }
-  return *MutableDeployment(deployment_id);
+  return *d;
 }
 
 StatusOr<Deployment> EmulatorState::RestartDeployment(std::string_view deployment_id,
@@ -459,9 +461,10 @@ StatusOr<Deployment> EmulatorState::RestartDeployment(std::string_view deploymen
   d->phase_started_at = now;
   d->updated_at = now;
   d->stopped_at = std::nullopt;
+  const Deployment last_seen = *d;
   Changed();
   Settle(now);
-  return *MutableDeployment(deployment_id);
+  return CurrentOr(deployment_id, last_seen);
 }
 
 std::optional<TimePoint> EmulatorState::NextBuildTransition(const Build& build) const {
@@ -537,12 +540,53 @@ void EmulatorState::ApplyDeploymentTransition(std::size_t index, TimePoint at) {
   }
 }
 
+void EmulatorState::set_history_limit(std::size_t limit) {
+  history_limit_ = limit;
+  PruneHistory();
+  Changed();
+}
+
+void EmulatorState::PruneHistory() {
+  if (history_limit_ == 0) return;
+  std::unordered_map<std::string_view, std::vector<std::size_t>> ended;  // by model
+  for (std::size_t i = 0; i < deployments_.size(); ++i) {
+    const auto& status = deployments_[i].status;
+    if (status == "stopped" || status == "failed") ended[deployments_[i].model_id].push_back(i);
+  }
+  std::vector<bool> drop(deployments_.size(), false);
+  bool dropped = false;
+  for (auto& [model, indices] : ended) {
+    if (indices.size() <= history_limit_) continue;
+    auto ended_at = [&](std::size_t i) {
+      return deployments_[i].stopped_at.value_or(deployments_[i].updated_at);
+    };
+    std::stable_sort(indices.begin(), indices.end(),
+                     [&](std::size_t a, std::size_t b) { return ended_at(a) < ended_at(b); });
+    for (std::size_t k = 0; k + history_limit_ < indices.size(); ++k) drop[indices[k]] = true;
+    dropped = true;
+  }
+  if (!dropped) return;
+  std::vector<Deployment> kept;
+  kept.reserve(deployments_.size());
+  for (std::size_t i = 0; i < deployments_.size(); ++i) {
+    if (!drop[i]) kept.push_back(std::move(deployments_[i]));
+  }
+  deployments_ = std::move(kept);
+  ++revision_;
+}
+
+Deployment EmulatorState::CurrentOr(std::string_view id, const Deployment& last_seen) {
+  const Deployment* current = MutableDeployment(id);
+  return current != nullptr ? *current : last_seen;
+}
+
 void EmulatorState::Settle(TimePoint now) {
   if (next_transition_ && (!*next_transition_ || **next_transition_ > now)) return;
   // Each step moves one object one status forward, so this ends.
   while (true) {
     const auto next = NextTransition();
     if (!next || next->at > now) {
+      PruneHistory();
       next_transition_ = next ? std::optional<TimePoint>(next->at) : std::nullopt;
       return;
     }

@@ -104,6 +104,11 @@ class EmulatorState {
 
   const Timings& timings() const { return timings_; }
 
+  // At most `limit` stopped or failed deployments are kept per model: when one more ends, the
+  // one that ended first is dropped (ties: the older one). 0: unlimited, as CML keeps them all.
+  void set_history_limit(std::size_t limit);
+  std::size_t history_limit() const { return history_limit_; }
+
   // Changes whenever anything observable changes (a write or a status transition), so a reader
   // may reuse an answer computed at the same revision.
   std::uint64_t revision() const { return revision_; }
@@ -202,6 +207,10 @@ class EmulatorState {
     ++revision_;
   }
 
+  void PruneHistory();
+  // The deployment as it is now, or `last_seen` when PruneHistory has dropped it meanwhile.
+  Deployment CurrentOr(std::string_view id, const Deployment& last_seen);
+
   std::string NextUuid();
   std::string NextRegistryId();
   std::string NextAccessKey();
@@ -209,6 +218,7 @@ class EmulatorState {
   Deployment* MutableDeployment(std::string_view id);
 
   Timings timings_;
+  std::size_t history_limit_ = 0;
   std::uint64_t seed_;
   std::uint64_t id_counter_ = 0;
   std::uint64_t revision_ = 0;

@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
   double ambiguous_rate = 0;
   double throttle_rate = 0;
   std::uint64_t seed = 1;
+  std::size_t history_limit = 0;
   bool strict = true;
   app.add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)")
       ->capture_default_str();
@@ -86,6 +87,10 @@ int main(int argc, char** argv) {
   app.add_option("--fixture", fixture_file, "fixture YAML replacing the built-in default");
   app.add_option("--state", state_file, "persist the state in this file (atomic writes)");
   app.add_option("--seed", seed, "seed for ids and faults")->capture_default_str();
+  app.add_option("--history-limit", history_limit,
+                 "keep at most N stopped or failed deployments per model, dropping the ones that "
+                 "ended first (0: keep all, as CML does)")
+      ->capture_default_str();
   app.add_flag("--strict,!--no-strict", strict,
                "reject request body fields not in the request's definition")
       ->capture_default_str();
@@ -126,6 +131,7 @@ int main(int argc, char** argv) {
   options.strict = strict;
   options.seed = seed;
   options.state_file = state_file;
+  options.history_limit = history_limit;
   if (!api_key.empty()) options.api_keys.push_back(api_key);
   if (!api_key_file.empty()) {
     auto key = ReadFile(api_key_file);

@@ -221,6 +221,49 @@ TEST_F(EmulatorOpsTest, PersistsStateAcrossRestarts) {
   std::filesystem::remove_all(dir);
 }
 
+// Verifies that --history-limit keeps the newest stopped deployments of a model and drops the
+// ones that ended first, while running ones are never dropped.
+TEST_F(EmulatorOpsTest, BoundsTheDeploymentHistory) {
+  Stop();
+  EmulatorOptions options = DefaultOptions();
+  options.history_limit = 2;
+  Start(options);
+  const std::string model = CreateModel("m");
+  const std::string build = CreateBuild(model);
+  clock_.Advance(std::chrono::seconds(3));
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    ids.push_back(CreateDeployment(model, build));
+    clock_.Advance(std::chrono::seconds(2));  // deployed; the previous one stopped
+  }
+  auto list = Call(http::verb::get, BuildPath(model, build) + "/deployments?page_size=50");
+  ASSERT_EQ(list.status, 200);
+  std::vector<std::string> kept;
+  for (const auto& d : list.body["model_deployments"]) kept.push_back(d["id"]);
+  EXPECT_EQ(kept, (std::vector<std::string>{ids[2], ids[3], ids[4]}));
+  const std::string path = BuildPath(model, build) + "/deployments/";
+  EXPECT_EQ(Call(http::verb::get, path + ids[0]).status, 404);
+  // The deployment just stopped is the newest in the history, so :stop answers it.
+  auto stopped = Call(http::verb::post, path + ids[4] + ":stop");
+  ASSERT_EQ(stopped.status, 200) << stopped.body.dump();
+  clock_.Advance(std::chrono::seconds(1));
+  EXPECT_EQ(GetDeployment(model, build, ids[4])["status"], "stopped");
+  EXPECT_EQ(Call(http::verb::get, path + ids[2]).status, 404);
+  EXPECT_EQ(Call(http::verb::get, path + ids[3]).status, 200);
+}
+
+// Verifies that without --history-limit every stopped deployment is kept, as CML keeps them.
+TEST_F(EmulatorOpsTest, KeepsTheWholeHistoryByDefault) {
+  const std::string model = CreateModel("m");
+  const std::string build = CreateBuild(model);
+  for (int i = 0; i < 4; ++i) {
+    CreateDeployment(model, build);
+    clock_.Advance(std::chrono::seconds(5));
+  }
+  auto list = Call(http::verb::get, BuildPath(model, build) + "/deployments");
+  EXPECT_EQ(list.body["model_deployments"].size(), 4u);
+}
+
 // Verifies that a malformed fixture is refused with its position.
 TEST_F(EmulatorOpsTest, RejectsBadFixtures) {
   EmulatorOptions options = DefaultOptions();

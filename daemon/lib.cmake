@@ -1,14 +1,25 @@
-# cmlr_daemon_lib: the daemon's testable pieces (issue #7): the desired-state watcher, the
-# process metrics collectable and the `status` table. Included from daemon/CMakeLists.txt, and
-# from tests/daemon/CMakeLists.txt when the daemon folder does not include it.
+# cmlr_daemon_lib: everything of the cml-reconciler executable but main.cc (the command line
+# wiring), so that every command and endpoint is in a library the unit tests link. Included
+# from daemon/CMakeLists.txt, and from tests/daemon/CMakeLists.txt when the daemon folder does
+# not include it.
 add_library(cmlr_daemon_lib
+  ${CMAKE_CURRENT_LIST_DIR}/cml_connection.cc
+  ${CMAKE_CURRENT_LIST_DIR}/daemon_client.cc
+  ${CMAKE_CURRENT_LIST_DIR}/daemon_options.cc
   ${CMAKE_CURRENT_LIST_DIR}/desired_state_watcher.cc
+  ${CMAKE_CURRENT_LIST_DIR}/http_endpoints.cc
+  ${CMAKE_CURRENT_LIST_DIR}/logging.cc
+  ${CMAKE_CURRENT_LIST_DIR}/plan_apply_commands.cc
   ${CMAKE_CURRENT_LIST_DIR}/process_metrics.cc
-  ${CMAKE_CURRENT_LIST_DIR}/status_table.cc)
+  ${CMAKE_CURRENT_LIST_DIR}/run_command.cc
+  ${CMAKE_CURRENT_LIST_DIR}/status_table.cc
+  ${CMAKE_CURRENT_LIST_DIR}/validate_command.cc)
 add_library(cmlr::daemon_lib ALIAS cmlr_daemon_lib)
 target_include_directories(cmlr_daemon_lib PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(cmlr_daemon_lib
-  PUBLIC cmlr::common cmlr::config prometheus-cpp::core spdlog::spdlog fmt::fmt
-         nlohmann_json::nlohmann_json
+  PUBLIC cmlr::common cmlr::config cmlr::api cmlr::controllers CLI11::CLI11
+         prometheus-cpp::core spdlog::spdlog fmt::fmt nlohmann_json::nlohmann_json
   PRIVATE cmlr::build_options)
+target_compile_definitions(cmlr_daemon_lib PRIVATE
+  CMLR_VERSION="${PROJECT_VERSION}" CMLR_REVISION="${CMLR_REVISION}")
 cmlr_precompile(cmlr_daemon_lib)

@@ -8,6 +8,7 @@
 
 #include "common/duration.h"
 #include "daemon/commands.h"
+#include "daemon/daemon_client.h"
 #include "daemon/daemon_options.h"
 #include "daemon/status_table.h"
 #include "daemon/validate_command.h"
@@ -15,7 +16,9 @@
 namespace {
 
 int RunStatus(const std::string& url) {
-  auto status = cmlr::daemon::FetchStatus(url, std::chrono::seconds(5));
+  auto client = cmlr::daemon::DaemonClient::Create(url);
+  auto status = client.ok() ? (*client)->Get("/api/v1/status")
+                            : cmlr::common::StatusOr<nlohmann::json>(client.status());
   if (!status.ok()) {
     std::fprintf(stderr, "cml-reconciler status: %s\n", status.status().message().c_str());
     return 1;

@@ -96,7 +96,9 @@ int RunPlan(DaemonOptions options) {
           if (exit_code == 0) exit_code = 2;
           std::printf("%s: %s\n", name.c_str(),
                       plan->stalled
-                          ? fmt::format("stalled ({}): {}", controllers::ReasonName(plan->reason), plan->message).c_str()
+                          ? fmt::format("stalled ({}): {}", controllers::ReasonName(plan->reason),
+                                        plan->message)
+                                .c_str()
                           : "changes");
           for (const controllers::FieldDiff& diff : plan->diffs) {
             std::printf("  %s: %s -> %s\n", diff.field.c_str(), diff.live.c_str(),

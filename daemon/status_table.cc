@@ -3,36 +3,15 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <charconv>
-#include <exception>
 #include <optional>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include <fmt/format.h>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/error.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
-
-#include "common/duration.h"
 
 namespace cmlr::daemon {
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = net::ip::tcp;
 using nlohmann::json;
 
 namespace {
@@ -41,8 +20,6 @@ constexpr std::string_view kMissing = "-";
 constexpr std::string_view kColumnGap = "   ";
 constexpr std::size_t kMaxCellWidth = 48;
 constexpr std::size_t kMinMessageWidth = 24;
-// 1000 models with 20 history entries each stay far below this.
-constexpr std::uint64_t kMaxResponseBytes = 64ull << 20;
 
 const json* Member(const json& object, std::string_view key) {
   if (!object.is_object()) return nullptr;
@@ -123,151 +100,6 @@ std::string ReadyMessage(const json& entry) {
   return "";
 }
 
-struct HttpUrl {
-  std::string host;  // without brackets
-  std::string port;
-  std::string prefix;  // "" or "/path" without a trailing slash
-};
-
-common::StatusOr<HttpUrl> ParseHttpUrl(std::string_view url) {
-  constexpr std::string_view kScheme = "http://";
-  if (!url.starts_with(kScheme)) {
-    return common::InvalidArgumentError(
-        fmt::format("{}: the daemon's status URL must start with http://", url));
-  }
-  std::string_view rest = url.substr(kScheme.size());
-  const std::size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
-  while (path.ends_with('/')) path.remove_suffix(1);
-  HttpUrl parsed{.port = "80", .prefix = std::string(path)};
-  std::string_view port;
-  if (authority.starts_with('[')) {
-    const std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) {
-      return common::InvalidArgumentError(fmt::format("{}: unclosed '[' in the host", url));
-    }
-    parsed.host = std::string(authority.substr(1, close - 1));
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (!after.starts_with(':')) {
-        return common::InvalidArgumentError(fmt::format("{}: malformed host and port", url));
-      }
-      port = after.substr(1);
-    }
-  } else {
-    const std::size_t colon = authority.rfind(':');
-    parsed.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
-  }
-  if (parsed.host.empty()) return common::InvalidArgumentError(fmt::format("{}: no host", url));
-  if (!port.empty()) {
-    unsigned number = 0;
-    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
-    if (ec != std::errc() || end != port.data() + port.size() || number == 0 || number > 65535) {
-      return common::InvalidArgumentError(fmt::format("{}: invalid port '{}'", url, port));
-    }
-    parsed.port = std::string(port);
-  }
-  return parsed;
-}
-
-std::string Describe(const boost::system::error_code& ec) {
-  std::string text = ec.message();
-  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
-  return text;
-}
-
-struct FetchResult {
-  common::Status status;
-  json body;
-};
-
-net::awaitable<void> Fetch(std::string base_url, HttpUrl url, common::Duration timeout,
-                           FetchResult* result) {
-  const auto executor = co_await net::this_coro::executor;
-  const std::string unreachable = fmt::format("cannot reach the daemon at {}", base_url);
-  const std::string too_slow =
-      fmt::format("{}: no answer within {}", unreachable, common::FormatDuration(timeout));
-  boost::system::error_code ec;
-
-  // Name resolution has no deadline of its own: a timer cancels it.
-  tcp::resolver resolver(executor);
-  net::steady_timer resolve_deadline(executor);
-  resolve_deadline.expires_after(timeout);
-  bool resolve_timed_out = false;
-  resolve_deadline.async_wait([&](boost::system::error_code timer_ec) {
-    if (timer_ec) return;
-    resolve_timed_out = true;
-    resolver.cancel();
-  });
-  const auto endpoints = co_await resolver.async_resolve(
-      url.host, url.port, net::redirect_error(net::use_awaitable, ec));
-  resolve_deadline.cancel();
-  if (resolve_timed_out) {
-    result->status = common::UnavailableError(too_slow);
-    co_return;
-  }
-  if (ec) {
-    result->status = common::UnavailableError(fmt::format("{}: {}", unreachable, Describe(ec)));
-    co_return;
-  }
-
-  // One expiry bounds the connect, the request and the response.
-  beast::tcp_stream stream(executor);
-  stream.expires_after(timeout);
-  co_await stream.async_connect(endpoints, net::redirect_error(net::use_awaitable, ec));
-  if (ec == beast::error::timeout) {
-    result->status = common::UnavailableError(too_slow);
-    co_return;
-  }
-  if (ec) {
-    result->status = common::UnavailableError(fmt::format("{}: {}", unreachable, Describe(ec)));
-    co_return;
-  }
-
-  http::request<http::string_body> request{http::verb::get, url.prefix + "/api/v1/status", 11};
-  const bool ipv6 = url.host.find(':') != std::string::npos;
-  request.set(http::field::host, ipv6 ? fmt::format("[{}]:{}", url.host, url.port)
-                                      : fmt::format("{}:{}", url.host, url.port));
-  request.set(http::field::accept, "application/json");
-  request.set(http::field::user_agent, "cml-reconciler status");
-  co_await http::async_write(stream, request, net::redirect_error(net::use_awaitable, ec));
-  if (!ec) {
-    beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(kMaxResponseBytes);
-    co_await http::async_read(stream, buffer, parser, net::redirect_error(net::use_awaitable, ec));
-    if (!ec) {
-      boost::system::error_code ignored;
-      stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-      const auto& response = parser.get();
-      const unsigned code = response.result_int();
-      if (code != 200) {
-        const std::string message =
-            fmt::format("the daemon at {} answered {} {}: {}", base_url, code,
-                        std::string(response.reason()), Shorten(response.body(), 200));
-        result->status = (code >= 500 ? common::UnavailableError(message)
-                                      : common::FailedPreconditionError(message))
-                             .WithHttpStatus(static_cast<int>(code));
-        co_return;
-      }
-      result->body = json::parse(response.body(), nullptr, /*allow_exceptions=*/false);
-      if (result->body.is_discarded()) {
-        result->status = common::InternalError(
-            fmt::format("the daemon at {} answered with a body that is not JSON", base_url));
-      }
-      co_return;
-    }
-  }
-  if (ec == beast::error::timeout) {
-    result->status = common::UnavailableError(too_slow);
-  } else {
-    result->status = common::UnavailableError(
-        fmt::format("the daemon at {} broke off the exchange: {}", base_url, Describe(ec)));
-  }
-}
-
 }  // namespace
 
 std::string FormatStatusTable(const json& status_response) {
@@ -308,29 +140,6 @@ std::string FormatStatusTable(const json& status_response) {
     table += '\n';
   }
   return table;
-}
-
-common::StatusOr<json> FetchStatus(const std::string& base_url, common::Duration timeout) {
-  CMLR_ASSIGN_OR_RETURN(HttpUrl url, ParseHttpUrl(base_url));
-  FetchResult result;
-  net::io_context io(1);
-  std::exception_ptr failure;
-  net::co_spawn(io, Fetch(base_url, std::move(url), timeout, &result),
-                [&failure](std::exception_ptr error) { failure = error; });
-  io.run();
-  if (failure) {
-    // Asio throws only on resource exhaustion here; it stops at this adapter.
-    try {
-      std::rethrow_exception(failure);
-    } catch (const std::exception& error) {
-      return common::InternalError(
-          fmt::format("fetching the status from {}: {}", base_url, error.what()));
-    } catch (...) {
-      return common::InternalError(fmt::format("fetching the status from {} failed", base_url));
-    }
-  }
-  if (!result.status.ok()) return result.status;
-  return std::move(result.body);
 }
 
 }  // namespace cmlr::daemon

@@ -1,5 +1,7 @@
 #include "api/wire_types.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -44,6 +46,31 @@ bool ParseNumber(std::string_view text, T& out) {
   const char* end = text.data() + text.size();
   const auto result = std::from_chars(begin, end, out);
   return result.ec == std::errc() && result.ptr == end;
+}
+
+// A double from a numeric string, the proto3 JSON spellings of non-finite values included.
+bool ParseDouble(std::string_view text, double& out) {
+  if (text == "NaN") {
+    out = std::numeric_limits<double>::quiet_NaN();
+  } else if (text == "Infinity" || text == "-Infinity") {
+    out = text[0] == '-' ? -std::numeric_limits<double>::infinity()
+                         : std::numeric_limits<double>::infinity();
+  } else {
+    return ParseNumber(text, out);
+  }
+  return true;
+}
+
+// A well-formed RFC 3339 time whose year TimePoint cannot hold: with a year it can hold instead,
+// it parses.
+bool IsOutOfRangeTime(std::string_view text) {
+  if (text.size() < 4 ||
+      !std::all_of(text.begin(), text.begin() + 4, [](char c) { return c >= '0' && c <= '9'; })) {
+    return false;
+  }
+  std::string in_range(text);
+  in_range.replace(0, 4, "2000");
+  return common::ParseRfc3339(in_range).ok();
 }
 
 // Any integer type, from a JSON number or a numeric string (proto3 JSON accepts both).
@@ -116,15 +143,14 @@ class ObjectReader {
     return *this;
   }
 
+  // Non-finite values decode as they are (NaN, ±inf): proto3 JSON sends them as the strings
+  // "NaN", "Infinity" and "-Infinity", and a number too large for a double reads as infinity.
   ObjectReader& Double(std::string_view key, double& out) {
     if (const json* v = Find(key)) {
       if (v->is_number()) {
         out = v->get<double>();
       } else if (v->is_string()) {
-        double d = 0;
-        if (ParseNumber(v->get_ref<const std::string&>(), d) && std::isfinite(d)) {
-          out = d;
-        } else {
+        if (!ParseDouble(v->get_ref<const std::string&>(), out)) {
           status_ = ValueError(Join(path_, key), "expected a number in the string");
         }
       } else {
@@ -147,6 +173,9 @@ class ObjectReader {
     return *this;
   }
 
+  // A well-formed time outside what TimePoint holds (proto3's zero "0001-01-01T00:00:00Z",
+  // years past 2261) is absent: no field the planner uses needs it, and failing the whole
+  // answer for it would stop the reconciler. Text that is no time at all is still an error.
   ObjectReader& Time(std::string_view key, std::optional<common::TimePoint>& out) {
     std::string text;
     String(key, text);
@@ -154,7 +183,7 @@ class ObjectReader {
       auto parsed = common::ParseRfc3339(text);
       if (parsed.ok()) {
         out = *parsed;
-      } else {
+      } else if (!IsOutOfRangeTime(text)) {
         status_ = ValueError(Join(path_, key), "expected an RFC 3339 time");
       }
     }
@@ -451,6 +480,55 @@ StatusOr<Page<T>> DecodePage(const json& j, std::string_view list_key, F decode)
   return page;
 }
 
+// The bare tokens NaN, Infinity and -Infinity that some servers write for non-finite doubles
+// (Python's json module does by default); they are not JSON. A quick look first, so that
+// ordinary bodies are not copied.
+bool MayHoldBareNonFinite(std::string_view text) {
+  return text.find("NaN") != std::string_view::npos ||
+         text.find("Infinity") != std::string_view::npos;
+}
+
+// The bare token that starts `text`, or empty.
+std::string_view BareNonFiniteAt(std::string_view text) {
+  for (const std::string_view token : {"NaN", "Infinity", "-Infinity"}) {
+    if (!text.starts_with(token)) continue;
+    const char next = text.size() > token.size() ? text[token.size()] : ' ';
+    if (std::isalnum(static_cast<unsigned char>(next)) == 0 && next != '_') return token;
+  }
+  return {};
+}
+
+// `text` with each bare token outside strings quoted ("NaN"), which double fields decode as
+// proto3 JSON says. Byte offsets in parse errors shift by two per quoted token.
+std::string QuoteBareNonFinite(std::string_view text) {
+  std::string out;
+  out.reserve(text.size() + 16);
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) {
+        out += text[++i];
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    const std::string_view token = BareNonFiniteAt(text.substr(i));
+    if (token.empty()) {
+      in_string = c == '"';
+      out += c;
+      continue;
+    }
+    out += '"';
+    out += token;
+    out += '"';
+    i += token.size() - 1;
+  }
+  return out;
+}
+
 // Encoding helpers: omit what was not set.
 void PutString(json& j, const char* key, const std::string& value) {
   if (!value.empty()) j[key] = value;
@@ -493,6 +571,7 @@ json EncodeReplicationPolicy(const DefaultReplicationPolicy& p) {
 
 StatusOr<json> ParseJson(std::string_view text) {
   try {
+    if (MayHoldBareNonFinite(text)) return json::parse(QuoteBareNonFinite(text));
     return json::parse(text);
   } catch (const json::exception& e) {
     // what() quotes the bytes last read, which may be anything a server sent.

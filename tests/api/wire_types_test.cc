@@ -1,5 +1,6 @@
 #include "api/wire_types.h"
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -156,6 +157,107 @@ TEST(WireTypesTest, WrongTypesGivePathQualifiedErrors) {
   auto not_object = DecodeModel(Parse("[1, 2]"));
   ASSERT_FALSE(not_object.ok());
   EXPECT_EQ(not_object.status().message(), "response: expected an object, got array");
+}
+
+// Verifies that non-finite doubles decode as NaN and infinities, in proto3 JSON's string form
+// ("NaN", "Infinity", "-Infinity"), beside ordinary numeric strings (design 4a).
+TEST(WireTypesTest, DecodesNonFiniteDoubles) {
+  auto deployment = DecodeModelDeployment(
+      Parse(R"({"cpu": "NaN", "memory": "Infinity", "replicas": 1, "id": "d"})"));
+  ASSERT_TRUE(deployment.ok()) << deployment.status();
+  EXPECT_TRUE(std::isnan(deployment->cpu));
+  EXPECT_EQ(deployment->memory, std::numeric_limits<double>::infinity());
+  EXPECT_EQ(deployment->id, "d");
+
+  auto negative = DecodeModelDeployment(Parse(R"({"cpu": "-Infinity", "memory": "2.5"})"));
+  ASSERT_TRUE(negative.ok()) << negative.status();
+  EXPECT_EQ(negative->cpu, -std::numeric_limits<double>::infinity());
+  EXPECT_EQ(negative->memory, 2.5);
+
+  auto version = DecodeRegisteredModelVersion(Parse(R"({"number": 2,
+      "model_version_metadata": {"mlflow_metadata": {"run_id": "r1", "metrics": [
+        {"key": "auc", "value": "NaN", "step": "3"}, {"key": "loss", "value": "-Infinity"}]}}})"));
+  ASSERT_TRUE(version.ok()) << version.status();
+  const auto& metrics = version->model_version_metadata.mlflow_metadata.metrics;
+  ASSERT_EQ(metrics.size(), 2u);
+  EXPECT_TRUE(std::isnan(metrics[0].value));
+  EXPECT_EQ(metrics[0].step, 3);
+  EXPECT_EQ(metrics[1].value, -std::numeric_limits<double>::infinity());
+  EXPECT_EQ(version->model_version_metadata.mlflow_metadata.run_id, "r1");
+}
+
+// Verifies that ParseJson reads the bare tokens NaN, Infinity and -Infinity that some servers
+// write, outside strings only, and that they then decode like their proto3 strings.
+TEST(WireTypesTest, ParsesBareNonFiniteTokens) {
+  auto parsed =
+      ParseJson(R"({"model_deployments": [{"id": "a\"NaN", "cpu": NaN, "memory": -Infinity,)"
+                R"( "status": "Infinity is text here", "replicas": 2}, {"cpu":Infinity}]})");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  auto page = DecodeModelDeploymentPage(*parsed);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->items.size(), 2u);
+  EXPECT_EQ(page->items[0].id, "a\"NaN");
+  EXPECT_TRUE(std::isnan(page->items[0].cpu));
+  EXPECT_EQ(page->items[0].memory, -std::numeric_limits<double>::infinity());
+  EXPECT_EQ(page->items[0].status, "Infinity is text here");
+  EXPECT_EQ(page->items[0].replicas, 2);
+  EXPECT_EQ(page->items[1].cpu, std::numeric_limits<double>::infinity());
+
+  EXPECT_EQ(Parse("[NaN, Infinity, -Infinity]"), json({"NaN", "Infinity", "-Infinity"}));
+  for (std::string_view text : {"[NaNx]", "[xNaN]", "[Infinity_]", "[-NaN]", "[nan]", "[NaN"}) {
+    EXPECT_FALSE(ParseJson(text).ok()) << text;
+  }
+  // In an integer field a non-finite value is an error, not a crash or a made-up number.
+  auto replicas = DecodeModelDeployment(Parse(R"({"replicas": NaN})"));
+  ASSERT_FALSE(replicas.ok());
+  EXPECT_EQ(replicas.status().message(), "replicas: expected an integer in the string");
+}
+
+// Verifies that well-formed times TimePoint cannot hold (proto3's zero time, years past 2261)
+// decode as absent, while text that is no time at all stays an error.
+TEST(WireTypesTest, OutOfRangeTimesAreAbsent) {
+  auto build = DecodeModelBuild(Parse(R"({"id": "b", "status": "built",
+      "created_at": "0001-01-01T00:00:00Z", "built_at": "9999-12-31T23:59:59.999999999Z",
+      "updated_at": "1600-02-29T12:00:00+01:00"})"));
+  ASSERT_TRUE(build.ok()) << build.status();
+  EXPECT_EQ(build->id, "b");
+  EXPECT_FALSE(build->created_at.has_value());
+  EXPECT_FALSE(build->built_at.has_value());
+  EXPECT_FALSE(build->updated_at.has_value());
+
+  auto in_range = DecodeModelBuild(Parse(R"({"created_at": "1970-01-01T00:00:00Z"})"));
+  ASSERT_TRUE(in_range.ok());
+  EXPECT_EQ(in_range->created_at, common::TimePoint{});
+
+  for (std::string_view bad :
+       {"yesterday", "abcd-01-01T00:00:00Z", "0001-13-01T00:00:00Z", "0001-01-01"}) {
+    auto decoded = DecodeModelBuild(json{{"built_at", bad}});
+    EXPECT_FALSE(decoded.ok()) << bad;
+  }
+}
+
+// Verifies that enum-like strings CML may extend (statuses, mlops_type, visibility,
+// permission) are kept as the text sent, and unknown fields at any depth are ignored.
+TEST(WireTypesTest, KeepsUnknownEnumValuesAsText) {
+  auto version = DecodeRegisteredModelVersion(Parse(R"({"status": "REGISTERING_ASYNC",
+      "model_version_metadata": {"mlops_type": "ONNX", "new_block": {"a": [1]}},
+      "visibility_v2": "TEAM"})"));
+  ASSERT_TRUE(version.ok()) << version.status();
+  EXPECT_EQ(version->status, "REGISTERING_ASYNC");
+  EXPECT_EQ(version->model_version_metadata.mlops_type, "ONNX");
+
+  auto model = DecodeRegisteredModel(
+      Parse(R"({"visibility": "ORGANIZATION", "permission": "OWNER_PLUS", "count": 0})"));
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(model->visibility, "ORGANIZATION");
+  EXPECT_EQ(model->permission, "OWNER_PLUS");
+
+  auto deployment = DecodeModelDeployment(Parse(R"({"status": "Scaling"})"));
+  ASSERT_TRUE(deployment.ok());
+  EXPECT_EQ(deployment->status, "Scaling");
+  auto runtime = DecodeRuntime(Parse(R"({"status": "EXPERIMENTAL"})"));
+  ASSERT_TRUE(runtime.ok());
+  EXPECT_EQ(runtime->status, "EXPERIMENTAL");
 }
 
 // Verifies that truncated or non-JSON text is INVALID_ARGUMENT, never an exception.

@@ -140,7 +140,7 @@ class HttpCmlClient::Impl {
           co_return Outcome{Malformed(op, reading.body.status(), write, http_status), http_status};
         }
         status = reading.body.status();
-        if (http_status == 429) {
+        if (reading.throttled) {
           retryable = true;  // the server did not process it: safe for writes as well
         } else if (write) {
           if (IsRetryableHttpStatus(http_status)) {

@@ -21,7 +21,8 @@ ResponseReading ReadResponse(std::string_view operation, const HttpResponse& res
                              common::TimePoint now) {
   ResponseReading reading;
   reading.http_status = static_cast<int>(response.result_int());
-  if (reading.http_status == 429 || reading.http_status == 503) {
+  reading.throttled = IsThrottled(reading.http_status, response.body());
+  if (reading.throttled || reading.http_status == 503) {
     const auto found = response.find(http::field::retry_after);
     if (found != response.end()) {
       reading.retry_after = ParseRetryAfter(std::string_view(found->value()), now);

@@ -20,7 +20,11 @@ struct ResponseReading {
   // ("malformed JSON: ...") when the body is not JSON. Any other status: the error of
   // StatusFromHttp (never OK), which carries the HTTP status.
   common::StatusOr<nlohmann::json> body = nlohmann::json::object();
-  // The delay a 429 or 503 asks for in its Retry-After header, when present and readable.
+  // The server throttled the request (IsThrottled: a 429, or v1's 403 RESOURCE_EXHAUSTED):
+  // it was not processed, so it may be sent again, a write too.
+  bool throttled = false;
+  // The delay a throttled answer or a 503 asks for in its Retry-After header, when present and
+  // readable.
   std::optional<common::Duration> retry_after;
 };
 

@@ -28,21 +28,30 @@ TEST(ErrorMappingTest, MapsHttpStatusAndBody) {
       {404, R"({"code": 5, "message": "no such model"})", StatusCode::kNotFound},
       {409, "", StatusCode::kAborted},
       {409, R"({"code": 6, "message": "exists"})", StatusCode::kAlreadyExists},
+      {409, R"({"code": 10, "message": "conflict"})", StatusCode::kAborted},
       {412, "", StatusCode::kFailedPrecondition},
       {400, R"({"code": 9, "message": "not built"})", StatusCode::kFailedPrecondition},
+      {400, R"({"code": 11})", StatusCode::kOutOfRange},
       {429, R"({"code": 8})", StatusCode::kUnavailable},
       {500, R"({"code": 13, "message": "boom"})", StatusCode::kUnavailable},
       {502, "<html>bad gateway</html>", StatusCode::kUnavailable},
       {503, "", StatusCode::kUnavailable},
       {504, "", StatusCode::kUnavailable},
       {501, "", StatusCode::kUnimplemented},
+      {501, R"({"code": 12})", StatusCode::kUnimplemented},
       {408, "", StatusCode::kUnavailable},
+      {499, "", StatusCode::kUnavailable},
       {418, "", StatusCode::kInvalidArgument},
       {302, "", StatusCode::kUnknown},
-      // A gRPC code that means "retry" does not turn a 4xx into a retry, and nonsense codes
-      // are ignored.
+      // A gRPC code that no gateway sends with this status does not override it: a 4xx does not
+      // become a retry, nor a 5xx a permanent error; nonsense codes are ignored.
       {400, R"({"code": 14})", StatusCode::kInvalidArgument},
+      {404, R"({"code": 9})", StatusCode::kNotFound},
+      {403, R"({"code": 16})", StatusCode::kPermissionDenied},
+      {503, R"({"code": 3})", StatusCode::kUnavailable},
+      {500, R"({"code": 5})", StatusCode::kUnavailable},
       {404, R"({"code": 99})", StatusCode::kNotFound},
+      {404, R"({"code": -5})", StatusCode::kNotFound},
       {404, R"({"code": "five"})", StatusCode::kNotFound},
   };
   for (const Case& c : cases) {
@@ -53,6 +62,60 @@ TEST(ErrorMappingTest, MapsHttpStatusAndBody) {
       EXPECT_FALSE(status.outcome_unknown());
     }
   }
+}
+
+// Verifies both grpc-gateway code sets (design 4a): each gRPC code under the HTTP status
+// grpc-gateway v1 sends for it and under the one v2 sends, mapped to what to do next.
+TEST(ErrorMappingTest, MapsBothGatewayCodeSets) {
+  struct GatewayCase {
+    int grpc_code;
+    int v1_status;
+    int v2_status;
+    StatusCode code;
+  };
+  const std::vector<GatewayCase> cases = {
+      {1, 408, 499, StatusCode::kUnavailable},         // CANCELLED
+      {2, 500, 500, StatusCode::kUnavailable},         // UNKNOWN
+      {3, 400, 400, StatusCode::kInvalidArgument},     // INVALID_ARGUMENT
+      {4, 408, 504, StatusCode::kUnavailable},         // DEADLINE_EXCEEDED
+      {5, 404, 404, StatusCode::kNotFound},            // NOT_FOUND
+      {6, 409, 409, StatusCode::kAlreadyExists},       // ALREADY_EXISTS
+      {7, 403, 403, StatusCode::kPermissionDenied},    // PERMISSION_DENIED
+      {8, 403, 429, StatusCode::kUnavailable},         // RESOURCE_EXHAUSTED: throttled
+      {9, 412, 400, StatusCode::kFailedPrecondition},  // FAILED_PRECONDITION
+      {10, 409, 409, StatusCode::kAborted},            // ABORTED
+      {11, 400, 400, StatusCode::kOutOfRange},         // OUT_OF_RANGE
+      {12, 501, 501, StatusCode::kUnimplemented},      // UNIMPLEMENTED
+      {13, 500, 500, StatusCode::kUnavailable},        // INTERNAL
+      {14, 503, 503, StatusCode::kUnavailable},        // UNAVAILABLE
+      {15, 500, 500, StatusCode::kUnavailable},        // DATA_LOSS
+      {16, 401, 401, StatusCode::kUnauthenticated},    // UNAUTHENTICATED
+  };
+  for (const GatewayCase& c : cases) {
+    const std::string body =
+        R"({"error": "e", "message": "m", "code": )" + std::to_string(c.grpc_code) + "}";
+    for (const int http_status : {c.v1_status, c.v2_status}) {
+      const common::Status status = StatusFromHttp("create_model", http_status, body);
+      EXPECT_EQ(status.code(), c.code) << "code " << c.grpc_code << " HTTP " << http_status;
+      EXPECT_EQ(status.http_status(), http_status);
+      EXPECT_EQ(status.message(), "create_model: HTTP " + std::to_string(http_status) + ": m");
+    }
+  }
+}
+
+// Verifies that throttling is recognised in both code sets, v1's 403 RESOURCE_EXHAUSTED as
+// well as 429, and nothing else is taken for it.
+TEST(ErrorMappingTest, RecognisesThrottling) {
+  EXPECT_TRUE(IsThrottled(429, ""));
+  EXPECT_TRUE(IsThrottled(429, R"({"code": 8})"));
+  EXPECT_TRUE(IsThrottled(403, R"({"code": 8, "message": "rate limit exceeded"})"));
+  EXPECT_TRUE(IsThrottled(403, R"({"code": "8"})"));
+  EXPECT_FALSE(IsThrottled(403, R"({"code": 7, "message": "denied"})"));
+  EXPECT_FALSE(IsThrottled(403, ""));
+  EXPECT_FALSE(IsThrottled(403, "<html>forbidden</html>"));
+  EXPECT_FALSE(IsThrottled(400, R"({"code": 8})"));
+  EXPECT_FALSE(IsThrottled(503, R"({"code": 8})"));
+  EXPECT_FALSE(IsThrottled(200, R"({"code": 8})"));
 }
 
 // Verifies that the message names the operation, the HTTP status and the server's message
@@ -94,7 +157,7 @@ TEST(ErrorMappingTest, SanitizesServerTextToUtf8) {
 
 // Verifies which statuses a read may be retried after.
 TEST(ErrorMappingTest, RetryableStatuses) {
-  for (int s : {408, 429, 500, 502, 503, 504}) EXPECT_TRUE(IsRetryableHttpStatus(s)) << s;
+  for (int s : {408, 429, 499, 500, 502, 503, 504}) EXPECT_TRUE(IsRetryableHttpStatus(s)) << s;
   for (int s : {200, 400, 401, 403, 404, 409, 501}) EXPECT_FALSE(IsRetryableHttpStatus(s)) << s;
 }
 

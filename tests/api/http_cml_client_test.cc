@@ -439,6 +439,46 @@ TEST_F(HttpCmlClientTest, HonoursRetryAfterOn429) {
             1);
 }
 
+// Verifies that grpc-gateway v1's throttling answer, 403 with RESOURCE_EXHAUSTED, is retried
+// after its Retry-After like a 429, for a read and for a write (it was not processed), while a
+// real 403 is neither retried nor waited on.
+TEST_F(HttpCmlClientTest, HonoursRetryAfterOnGatewayV1Throttling) {
+  int calls = 0;
+  handler_ = [&calls](const common::HttpRequest& request) -> std::optional<common::HttpResponse> {
+    ++calls;
+    if (calls % 2 == 1) {
+      common::HttpResponse response =
+          JsonResponse(403, R"({"error": "quota", "code": 8, "message": "rate limit exceeded"})");
+      response.set(http::field::retry_after, "2");
+      return response;
+    }
+    return JsonResponse(200, request.method() == http::verb::post ? kBuild : kModel);
+  };
+  StartServer();
+  HttpCmlClient& client = MakeClient(Options());
+  const common::TimePoint start = clock_.Now();
+  auto model = Run(client.GetModel("p1", "m1"));
+  ASSERT_TRUE(model.ok()) << model.status();
+  EXPECT_EQ(clock_.Now() - start, seconds(2));
+  auto build = Run(client.CreateModelBuild("p1", "m1", {.runtime_identifier = "img:1"}));
+  ASSERT_TRUE(build.ok()) << build.status();
+  EXPECT_EQ(calls, 4);
+  EXPECT_DOUBLE_EQ(MetricValue(registry_, "cml_reconciler_api_throttled_seconds_total"), 4.0);
+
+  handler_ = [&calls](const common::HttpRequest&) -> std::optional<common::HttpResponse> {
+    ++calls;
+    common::HttpResponse response = JsonResponse(403, R"({"code": 7, "message": "denied"})");
+    response.set(http::field::retry_after, "2");
+    return response;
+  };
+  const common::TimePoint denied_at = clock_.Now();
+  auto denied = Run(client.GetModel("p1", "m1"));
+  ASSERT_FALSE(denied.ok());
+  EXPECT_EQ(denied.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(calls, 5);
+  EXPECT_EQ(clock_.Now(), denied_at);
+}
+
 // Verifies that a 503 with Retry-After as an HTTP-date is waited out until that date.
 TEST_F(HttpCmlClientTest, HonoursRetryAfterHttpDateOn503) {
   int calls = 0;

@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <boost/beast/http/field.hpp>
@@ -63,6 +65,25 @@ TEST(HttpResponseTest, ReadsRetryAfterOn429And503Only) {
     } else {
       EXPECT_EQ(reading.retry_after, seconds(7)) << status;
     }
+  }
+}
+
+// Verifies that v1's throttling answer (403 with RESOURCE_EXHAUSTED) is throttled and has its
+// Retry-After read, like a 429, while a real 403 is neither.
+TEST(HttpResponseTest, ReadsThrottlingOfBothGatewayVersions) {
+  for (const auto& [status, body, throttled] : std::vector<std::tuple<unsigned, std::string, bool>>{
+           {429u, "", true},
+           {403u, R"({"code": 8, "message": "too many requests"})", true},
+           {403u, R"({"code": 7, "message": "denied"})", false},
+           {503u, "", false}}) {
+    HttpResponse response = Response(status, body);
+    response.set(http::field::retry_after, "7");
+    const ResponseReading reading = ReadResponse("list_models", response, kNow);
+    EXPECT_EQ(reading.throttled, throttled) << status << " " << body;
+    EXPECT_EQ(reading.retry_after.has_value(), throttled || status == 503) << status << body;
+    EXPECT_EQ(reading.body.status().code(), throttled || status == 503
+                                                ? StatusCode::kUnavailable
+                                                : StatusCode::kPermissionDenied);
   }
 }
 

@@ -1,5 +1,7 @@
 #include "emulator/admin.h"
 
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "emulator/emulator.h"
@@ -64,13 +66,41 @@ StatusOr<json> CreateDeployment(Emulator& emulator, const json& body) {
   return EncodeDeployment(d, emulator.state().FindUser(d.deployer));
 }
 
+StatusOr<json> StateDump(Emulator& emulator) {
+  emulator.state().Settle(emulator.clock().Now());
+  json dump = emulator.state().DumpForAdmin();
+  dump["quirks"] = QuirksToJson(emulator.quirks());
+  dump["history_limit"] = emulator.state().history_limit();
+  return dump;
+}
+
+// GET and PUT of /_emulator/faults and /_emulator/quirks; nullopt for other paths.
+std::optional<StatusOr<json>> DispatchSettings(Emulator& emulator, http::verb method,
+                                               std::string_view path, const std::string& body) {
+  const bool get = method == http::verb::get;
+  if (path == "/_emulator/faults" && get) return FaultSettingsToJson(emulator.faults().settings());
+  if (path == "/_emulator/quirks" && get) return QuirksToJson(emulator.quirks());
+  if (method != http::verb::put) return std::nullopt;
+  auto request = ParseObject(body);
+  if (!request.ok()) return request.status();
+  if (path == "/_emulator/faults") {
+    auto settings = ParseFaultSettings(*request, emulator.faults().settings());
+    if (!settings.ok()) return settings.status();
+    emulator.faults().set_settings(std::move(*settings));
+    return FaultSettingsToJson(emulator.faults().settings());
+  }
+  if (path == "/_emulator/quirks") {
+    auto quirks = ParseQuirksJson(*request);
+    if (!quirks.ok()) return quirks.status();
+    emulator.set_quirks(*quirks);
+    return QuirksToJson(emulator.quirks());
+  }
+  return std::nullopt;
+}
+
 StatusOr<json> Dispatch(Emulator& emulator, http::verb method, std::string_view path,
                         const std::string& body) {
-  const auto now = emulator.clock().Now();
-  if (path == "/_emulator/state" && method == http::verb::get) {
-    emulator.state().Settle(now);
-    return emulator.state().DumpForAdmin();
-  }
+  if (path == "/_emulator/state" && method == http::verb::get) return StateDump(emulator);
   if (path == "/_emulator/calls" && method == http::verb::get) return emulator.calls().ToJson();
   if (path == "/_emulator/calls" && method == http::verb::delete_) {
     emulator.calls().Clear();
@@ -80,16 +110,7 @@ StatusOr<json> Dispatch(Emulator& emulator, http::verb method, std::string_view 
     CMLR_RETURN_IF_ERROR(emulator.Reset());
     return json::object();
   }
-  if (path == "/_emulator/faults" && method == http::verb::get) {
-    return FaultSettingsToJson(emulator.faults().settings());
-  }
-  if (path == "/_emulator/faults" && method == http::verb::put) {
-    CMLR_ASSIGN_OR_RETURN(const json request, ParseObject(body));
-    CMLR_ASSIGN_OR_RETURN(FaultSettings settings,
-                          ParseFaultSettings(request, emulator.faults().settings()));
-    emulator.faults().set_settings(std::move(settings));
-    return FaultSettingsToJson(emulator.faults().settings());
-  }
+  if (auto settings = DispatchSettings(emulator, method, path, body)) return *settings;
   if (path == "/_emulator/drift/stop_deployment" && method == http::verb::post) {
     CMLR_ASSIGN_OR_RETURN(const json request, ParseObject(body));
     CMLR_ASSIGN_OR_RETURN(json out, StopDeployment(emulator, request));

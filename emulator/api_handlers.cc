@@ -97,6 +97,27 @@ const User* UserOf(const EmulatorState& state, const std::string& username) {
   return state.FindUser(username);
 }
 
+WireOptions Wire(const ApiContext& ctx) {
+  return WireOptions{.zero_times = ctx.quirks.zero_times, .nan_metrics = ctx.quirks.nan_metrics};
+}
+
+// Under list-lag, an object created through the API shows in lists only after the lag.
+bool Listed(const ApiContext& ctx, common::TimePoint created_at, bool from_fixture = false) {
+  return from_fixture || !ctx.quirks.list_lag || created_at + *ctx.quirks.list_lag <= ctx.now;
+}
+
+// Under sparse-lists, list items lack what a client must then fetch by id.
+void Sparsen(const ApiContext& ctx, std::vector<json>& items,
+             std::initializer_list<json::json_pointer> fields) {
+  if (!ctx.quirks.sparse_lists) return;
+  for (json& item : items) {
+    for (const auto& field : fields) {
+      if (!item.contains(field)) continue;
+      item[field.parent_pointer()].erase(field.back());
+    }
+  }
+}
+
 json ParseBody(std::string_view body, Status& status) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return json::object();
   json parsed = json::parse(body, nullptr, false);
@@ -219,6 +240,7 @@ StatusOr<json> ListRuntimes(const ApiContext& ctx, const Query& query) {
 StatusOr<json> ListRegisteredModels(const ApiContext& ctx, const Query& query) {
   std::vector<json> items;
   for (const auto& m : ctx.state.registered_models()) {
+    if (!Listed(ctx, m.created_at, m.from_fixture)) continue;
     items.push_back(EncodeRegisteredModel(m, UserOf(ctx.state, m.owner), nullptr));
   }
   CMLR_ASSIGN_OR_RETURN(ListPage page, ListItems(std::move(items), ToListQuery(query),
@@ -233,10 +255,13 @@ StatusOr<json> GetRegisteredModel(const ApiContext& ctx, const std::string& id,
     return common::NotFoundError(fmt::format("registered model {} not found", id));
   std::vector<json> versions;
   for (const auto& v : model->versions) {
-    versions.push_back(EncodeRegisteredModelVersion(*model, v, UserOf(ctx.state, v.username)));
+    if (!Listed(ctx, v.created_at, v.from_fixture)) continue;
+    versions.push_back(
+        EncodeRegisteredModelVersion(*model, v, UserOf(ctx.state, v.username), Wire(ctx)));
   }
   CMLR_ASSIGN_OR_RETURN(ListPage page, ListItems(std::move(versions), ToListQuery(query),
                                                  RegistrySpec("get_registered_model/" + id, true)));
+  Sparsen(ctx, page.items, {"/model_version_metadata/mlflow_metadata"_json_pointer});
   json out = EncodeRegisteredModel(*model, UserOf(ctx.state, model->owner), &page.items);
   if (!page.next_page_token.empty()) out["next_page_token"] = page.next_page_token;
   return out;
@@ -249,7 +274,7 @@ StatusOr<json> GetRegisteredModelVersion(const ApiContext& ctx, const std::strin
     return common::NotFoundError(fmt::format("registered model {} not found", id));
   for (const auto& v : model->versions) {
     if (v.model_version_id == version_id) {
-      return EncodeRegisteredModelVersion(*model, v, UserOf(ctx.state, v.username));
+      return EncodeRegisteredModelVersion(*model, v, UserOf(ctx.state, v.username), Wire(ctx));
     }
   }
   return common::NotFoundError(fmt::format("registered model version {} not found", version_id));
@@ -272,7 +297,8 @@ StatusOr<json> CreateRegisteredModel(const ApiContext& ctx, std::string_view bod
   std::vector<json> versions;
   for (const auto& v : model.versions) {
     if (v.number == number) {
-      versions.push_back(EncodeRegisteredModelVersion(model, v, UserOf(ctx.state, v.username)));
+      versions.push_back(
+          EncodeRegisteredModelVersion(model, v, UserOf(ctx.state, v.username), Wire(ctx)));
     }
   }
   return EncodeRegisteredModel(model, UserOf(ctx.state, model.owner), &versions);
@@ -289,7 +315,9 @@ StatusOr<json> ListModels(const ApiContext& ctx, const std::string& project_id,
     return common::NotFoundError(fmt::format("project {} not found", project_id));
   }
   std::vector<json> items;
-  for (const Model* m : ctx.state.Models(project_id)) items.push_back(ModelJson(ctx, *m));
+  for (const Model* m : ctx.state.Models(project_id)) {
+    if (Listed(ctx, m->created_at)) items.push_back(ModelJson(ctx, *m));
+  }
   ListSpec spec = ModelSpec(project_id.empty() ? "list_all_models" : "list_models/" + project_id);
   if (project_id.empty()) spec.sort_keys.clear();
   CMLR_ASSIGN_OR_RETURN(ListPage page, ListItems(std::move(items), ToListQuery(query), spec));
@@ -314,8 +342,8 @@ StatusOr<Build> CreateBuildFrom(const ApiContext& ctx, const json& config,
 
 StatusOr<Deployment> CreateDeploymentFrom(const ApiContext& ctx, const json& config,
                                           const std::string& project_id,
-                                          const std::string& model_id,
-                                          const std::string& build_id) {
+                                          const std::string& model_id, const std::string& build_id,
+                                          bool with_build) {
   NewDeployment deployment{
       .project_id = project_id,
       .model_id = model_id,
@@ -327,7 +355,8 @@ StatusOr<Deployment> CreateDeploymentFrom(const ApiContext& ctx, const json& con
       .environment = GetStringMap(config, "environment"),
       .accelerator_label_id = GetInt(config, "accelerator_label_id"),
       .resource_group_id = static_cast<int>(GetInt(config, "resource_group_id")),
-      .resource_profile_id = static_cast<int>(GetInt(config, "resource_profile_id"))};
+      .resource_profile_id = static_cast<int>(GetInt(config, "resource_profile_id")),
+      .with_build = with_build};
   return ctx.state.CreateDeployment(deployment, ctx.user.username, ctx.now);
 }
 
@@ -360,7 +389,7 @@ StatusOr<json> CreateModel(const ApiContext& ctx, const std::string& project_id,
     if (GetBool(request, "auto_deploy_model")) {
       const json config = Has(request, "auto_deployment_config") ? request["auto_deployment_config"]
                                                                  : json::object();
-      auto deployment = CreateDeploymentFrom(ctx, config, project_id, created.id, build->id);
+      auto deployment = CreateDeploymentFrom(ctx, config, project_id, created.id, build->id, true);
       if (!deployment.ok()) return deployment.status().Annotate("auto_deployment_config");
     }
   }
@@ -371,7 +400,7 @@ StatusOr<json> UpdateModel(const ApiContext& ctx, const std::string& project_id,
                            const std::string& model_id, std::string_view body) {
   CMLR_ASSIGN_OR_RETURN(const json request, CheckedBody(body, "UpdateSingleModel", ctx.strict));
   CMLR_RETURN_IF_ERROR(CheckPathField(request, "id", model_id));
-  ModelUpdate update;
+  ModelUpdate update{.replace = ctx.quirks.patch_replaces};
   if (Has(request, "name")) update.name = GetString(request, "name");
   if (Has(request, "description")) update.description = GetString(request, "description");
   if (Has(request, "visibility")) update.visibility = GetString(request, "visibility");
@@ -405,10 +434,16 @@ StatusOr<json> ListBuilds(const ApiContext& ctx, const std::string& project_id,
                           const std::string& model_id, const Query& query) {
   CMLR_ASSIGN_OR_RETURN(const auto builds, ctx.state.Builds(project_id, model_id));
   std::vector<json> items;
-  for (const Build* b : builds) items.push_back(EncodeBuild(*b, UserOf(ctx.state, b->creator)));
+  for (const Build* b : builds) {
+    if (Listed(ctx, b->created_at)) {
+      items.push_back(EncodeBuild(*b, UserOf(ctx.state, b->creator), Wire(ctx)));
+    }
+  }
   CMLR_ASSIGN_OR_RETURN(ListPage page,
                         ListItems(std::move(items), ToListQuery(query),
                                   BuildSpec("list_model_builds/" + project_id + "/" + model_id)));
+  Sparsen(ctx, page.items,
+          {"/registered_model_version_id"_json_pointer, "/runtime_identifier"_json_pointer});
   return PageResponse("model_builds", std::move(page));
 }
 
@@ -422,12 +457,12 @@ StatusOr<json> CreateBuild(const ApiContext& ctx, const std::string& project_id,
   if (GetBool(request, "auto_deploy_model")) {
     const json config =
         Has(request, "auto_deployment_config") ? request["auto_deployment_config"] : json::object();
-    auto deployment = CreateDeploymentFrom(ctx, config, project_id, model_id, build.id);
+    auto deployment = CreateDeploymentFrom(ctx, config, project_id, model_id, build.id, true);
     if (!deployment.ok()) return deployment.status().Annotate("auto_deployment_config");
   }
   // Re-read: the build may have moved on when the timings are zero.
   CMLR_ASSIGN_OR_RETURN(const Build current, ctx.state.GetBuild(project_id, model_id, build.id));
-  return EncodeBuild(current, UserOf(ctx.state, current.creator));
+  return EncodeBuild(current, UserOf(ctx.state, current.creator), Wire(ctx));
 }
 
 StatusOr<json> ListDeployments(const ApiContext& ctx, const std::vector<std::string>& ids,
@@ -435,7 +470,9 @@ StatusOr<json> ListDeployments(const ApiContext& ctx, const std::vector<std::str
   CMLR_ASSIGN_OR_RETURN(const auto deployments, ctx.state.Deployments(ids[0], ids[1], ids[2]));
   std::vector<json> items;
   for (const Deployment* d : deployments) {
-    items.push_back(EncodeDeployment(*d, UserOf(ctx.state, d->deployer)));
+    if (Listed(ctx, d->created_at)) {
+      items.push_back(EncodeDeployment(*d, UserOf(ctx.state, d->deployer), Wire(ctx)));
+    }
   }
   // No documented filter or sort keys.
   CMLR_ASSIGN_OR_RETURN(ListPage page,
@@ -453,8 +490,8 @@ StatusOr<json> CreateDeployment(const ApiContext& ctx, const std::vector<std::st
   CMLR_RETURN_IF_ERROR(CheckPathField(request, "model_id", ids[1]));
   CMLR_RETURN_IF_ERROR(CheckPathField(request, "build_id", ids[2]));
   CMLR_ASSIGN_OR_RETURN(const Deployment d,
-                        CreateDeploymentFrom(ctx, request, ids[0], ids[1], ids[2]));
-  return EncodeDeployment(d, UserOf(ctx.state, d.deployer));
+                        CreateDeploymentFrom(ctx, request, ids[0], ids[1], ids[2], false));
+  return EncodeDeployment(d, UserOf(ctx.state, d.deployer), Wire(ctx));
 }
 
 StatusOr<json> DeploymentVerb(const ApiContext& ctx, const std::vector<std::string>& ids,
@@ -462,7 +499,7 @@ StatusOr<json> DeploymentVerb(const ApiContext& ctx, const std::vector<std::stri
   CMLR_RETURN_IF_ERROR(ctx.state.GetDeployment(ids[0], ids[1], ids[2], ids[3]).status());
   CMLR_ASSIGN_OR_RETURN(const Deployment d, stop ? ctx.state.StopDeployment(ids[3], ctx.now)
                                                  : ctx.state.RestartDeployment(ids[3], ctx.now));
-  return EncodeDeployment(d, UserOf(ctx.state, d.deployer));
+  return EncodeDeployment(d, UserOf(ctx.state, d.deployer), Wire(ctx));
 }
 
 }  // namespace
@@ -548,8 +585,10 @@ Query ParseQuery(std::string_view query) {
   return out;
 }
 
-StatusOr<json> HandleApiCall(const ApiContext& ctx, const ApiRoute& route, const Query& query,
-                             std::string_view body) {
+namespace {
+
+StatusOr<json> Dispatch(const ApiContext& ctx, const ApiRoute& route, const Query& query,
+                        std::string_view body) {
   const std::string& op = route.operation;
   const auto& ids = route.ids;
   if (op == "validate_api_key") return ValidateKey(ctx, body);
@@ -574,7 +613,7 @@ StatusOr<json> HandleApiCall(const ApiContext& ctx, const ApiRoute& route, const
   if (op == "create_model_build") return CreateBuild(ctx, ids[0], ids[1], body);
   if (op == "get_model_build") {
     CMLR_ASSIGN_OR_RETURN(const Build build, ctx.state.GetBuild(ids[0], ids[1], ids[2]));
-    return EncodeBuild(build, UserOf(ctx.state, build.creator));
+    return EncodeBuild(build, UserOf(ctx.state, build.creator), Wire(ctx));
   }
   if (op == "delete_model_build") {
     CMLR_RETURN_IF_ERROR(ctx.state.DeleteBuild(ids[0], ids[1], ids[2]));
@@ -585,11 +624,31 @@ StatusOr<json> HandleApiCall(const ApiContext& ctx, const ApiRoute& route, const
   if (op == "get_model_deployment") {
     CMLR_ASSIGN_OR_RETURN(const Deployment d,
                           ctx.state.GetDeployment(ids[0], ids[1], ids[2], ids[3]));
-    return EncodeDeployment(d, UserOf(ctx.state, d.deployer));
+    return EncodeDeployment(d, UserOf(ctx.state, d.deployer), Wire(ctx));
   }
   if (op == "stop_model_deployment") return DeploymentVerb(ctx, ids, true);
   if (op == "restart_model_deployment") return DeploymentVerb(ctx, ids, false);
   return common::UnimplementedError(fmt::format("{} is not emulated", op));
+}
+
+// The operations that address one object by id, for forbidden-for-missing.
+bool AddressesById(std::string_view op) {
+  return op == "get_model" || op == "get_model_build" || op == "get_model_deployment" ||
+         op == "stop_model_deployment" || op == "restart_model_deployment" ||
+         op == "get_registered_model" || op == "get_registered_model_version";
+}
+
+}  // namespace
+
+StatusOr<json> HandleApiCall(const ApiContext& ctx, const ApiRoute& route, const Query& query,
+                             std::string_view body) {
+  auto result = Dispatch(ctx, route, query, body);
+  if (!result.ok() && result.status().code() == common::StatusCode::kNotFound &&
+      ctx.quirks.forbidden_for_missing && AddressesById(route.operation)) {
+    return common::PermissionDeniedError(
+        "permission denied: the caller may not access this resource");
+  }
+  return result;
 }
 
 }  // namespace cmlr::emulator

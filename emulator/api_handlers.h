@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "emulator/emulator_state.h"
+#include "emulator/quirks.h"
 
 namespace cmlr::emulator {
 
@@ -35,10 +36,14 @@ struct ApiContext {
   bool strict = true;
   common::TimePoint now;
   const User& user;
+  // Shapes answers: list-lag, sparse-lists, nan-metrics, zero-times, patch-replaces and
+  // forbidden-for-missing are applied here (the others by the state and the Emulator).
+  const Quirks& quirks;
 };
 
 // Performs one API v2 operation and returns its response body (already in wire encoding), or
-// the error status to answer with.
+// the error status to answer with (PERMISSION_DENIED instead of NOT_FOUND for a get, :stop or
+// :restart under forbidden-for-missing).
 [[nodiscard]] common::StatusOr<nlohmann::json> HandleApiCall(
     const ApiContext& context, const ApiRoute& route,
     const std::map<std::string, std::string, std::less<>>& query, std::string_view body);

@@ -70,8 +70,9 @@ HttpResponse JsonResponse(unsigned http_status, const json& body) {
   return response;
 }
 
-HttpResponse StatusResponse(const Status& status) {
-  return JsonResponse(static_cast<unsigned>(HttpStatusForCode(status.code())), ErrorBody(status));
+HttpResponse StatusResponse(const Status& status, bool gateway_v1) {
+  return JsonResponse(static_cast<unsigned>(HttpStatusForCode(status.code(), gateway_v1)),
+                      ErrorBody(status));
 }
 
 HttpResponse Emulator::ErrorResponse(unsigned http_status, const std::string& message) {
@@ -85,6 +86,7 @@ Emulator::Emulator(EmulatorOptions options, common::Clock& clock, Fixture fixtur
     : options_(std::move(options)),
       clock_(clock),
       fixture_(std::move(fixture)),
+      quirks_(options_.quirks),
       faults_(options_.faults, options_.seed) {
   state_ = NewState();
 }
@@ -94,6 +96,7 @@ std::unique_ptr<EmulatorState> Emulator::NewState() const {
       std::make_unique<EmulatorState>(fixture_, options_.timings, options_.seed, clock_.Now());
   for (const auto& key : options_.api_keys) state->AddApiKey(key);
   state->set_history_limit(options_.history_limit);
+  state->set_quirks(quirks_);
   return state;
 }
 
@@ -123,9 +126,9 @@ StatusOr<std::unique_ptr<Emulator>> Emulator::Create(EmulatorOptions options,
 }
 
 Status Emulator::Reset() {
+  quirks_ = options_.quirks;
   state_ = NewState();
-  read_cache_.clear();
-  read_cache_bytes_ = 0;
+  ClearReadCache();
   calls_.Clear();
   faults_.set_settings(options_.faults);
   return Persist();
@@ -163,90 +166,119 @@ net::awaitable<std::optional<HttpResponse>> Emulator::HandleApi(const HttpReques
                                                                 std::string path,
                                                                 std::string query) {
   const ApiRoute route = MatchApiRoute(request.method(), path);
-  if (route.operation.empty()) co_return StatusResponse(common::NotFoundError("Not Found"));
+  if (route.operation.empty()) co_return ApiError(common::NotFoundError("Not Found"));
   if (!route.method_allowed) {
     co_return JsonResponse(405, ErrorBody(common::UnimplementedError("Method Not Allowed")));
   }
   const User* user = state_->FindUserByKey(BearerKey(request));
   if (user == nullptr) {
-    co_return StatusResponse(
+    co_return ApiError(
         common::UnauthenticatedError(request.find(http::field::authorization) == request.end()
                                          ? "missing Authorization: Bearer API key"
                                          : "invalid API key"));
   }
   const std::string username = user->username;
   const std::uint64_t call = calls_.Record(route.operation, route.is_write, path, clock_.Now());
-
   if (faults_.settings().latency > common::Duration::zero()) {
     const Status slept = co_await clock_.SleepFor(faults_.settings().latency);
     if (!slept.ok()) co_return std::nullopt;
   }
   const Fault fault = faults_.Decide(route.operation, route.is_write);
-  std::optional<HttpResponse> response;
-  switch (fault) {
-    case Fault::kReset:
-      calls_.SetStatus(call, 0);
-      co_return std::nullopt;
-    case Fault::kThrottle:
-      response = StatusResponse(common::ResourceExhaustedError("rate limit exceeded"));
-      response->set(http::field::retry_after,
-                    std::to_string(faults_.settings().retry_after_seconds));
-      break;
-    case Fault::kError500:
-      response = StatusResponse(common::InternalError("injected internal error"));
-      break;
-    case Fault::kError503:
-      response = StatusResponse(common::UnavailableError("injected: service unavailable"));
-      break;
-    case Fault::kNone:
-    case Fault::kAmbiguous:
-      break;
+  if (fault == Fault::kReset) {
+    calls_.SetStatus(call, 0);
+    co_return std::nullopt;
   }
+  std::optional<HttpResponse> response = InjectedFault(fault);
   if (!response) {
-    // The user may have been replaced by a reset during the latency wait; look it up again.
-    const User* current = state_->FindUser(username);
-    if (current == nullptr) {
-      response = StatusResponse(common::UnauthenticatedError("invalid API key"));
-    } else {
-      const auto now = clock_.Now();
-      state_->Settle(now);
-      const bool cacheable = !route.is_write && route.operation != "validate_api_key";
-      if (cacheable && read_cache_revision_ != state_->revision()) {
-        read_cache_.clear();
-        read_cache_bytes_ = 0;
-        read_cache_revision_ = state_->revision();
-      }
-      const std::string cache_key = path + "?" + query;
-      const auto cached = cacheable ? read_cache_.find(cache_key) : read_cache_.end();
-      if (cached != read_cache_.end()) {
-        response.emplace(http::status::ok, 11);
-        response->set(http::field::content_type, "application/json");
-        response->body() = cached->second;
-      } else {
-        const ApiContext context{
-            .state = *state_, .strict = options_.strict, .now = now, .user = *current};
-        auto result = HandleApiCall(context, route, ParseQuery(query), request.body());
-        if (result.ok() && route.is_write) {
-          const Status persisted = Persist();
-          if (!persisted.ok()) result = persisted;
-        }
-        if (!result.ok()) {
-          response = StatusResponse(result.status());
-        } else if (fault == Fault::kAmbiguous) {
-          response = StatusResponse(common::InternalError("upstream request timeout"));
-        } else {
-          response = JsonResponse(200, *result);
-          if (cacheable && read_cache_.size() < kReadCacheEntries &&
-              read_cache_bytes_ + response->body().size() <= kReadCacheBytes) {
-            read_cache_bytes_ += response->body().size();
-            read_cache_.emplace(cache_key, response->body());
-          }
-        }
-      }
-    }
+    response = Serve(route, path, query, request.body(), username, fault == Fault::kAmbiguous);
   }
   calls_.SetStatus(call, response->result_int());
   co_return response;
+}
+
+std::optional<HttpResponse> Emulator::InjectedFault(Fault fault) const {
+  switch (fault) {
+    case Fault::kThrottle: {
+      HttpResponse response = ApiError(common::ResourceExhaustedError("rate limit exceeded"));
+      response.set(http::field::retry_after,
+                   std::to_string(faults_.settings().retry_after_seconds));
+      return response;
+    }
+    case Fault::kError500:
+      return ApiError(common::InternalError("injected internal error"));
+    case Fault::kError503:
+      return ApiError(common::UnavailableError("injected: service unavailable"));
+    case Fault::kNone:
+    case Fault::kReset:
+    case Fault::kAmbiguous:
+      break;
+  }
+  return std::nullopt;
+}
+
+HttpResponse Emulator::Serve(const ApiRoute& route, const std::string& path,
+                             const std::string& query, const std::string& body,
+                             const std::string& username, bool ambiguous) {
+  // The user may have been replaced by a reset during the latency wait; look it up again.
+  const User* user = state_->FindUser(username);
+  if (user == nullptr) return ApiError(common::UnauthenticatedError("invalid API key"));
+  const auto now = clock_.Now();
+  state_->Settle(now);
+  // Under list-lag, list answers change with time alone, which the state revision misses.
+  const bool cacheable =
+      !route.is_write && route.operation != "validate_api_key" && !quirks_.list_lag;
+  const std::string cache_key = path + "?" + query;
+  if (cacheable) {
+    if (auto cached = CachedRead(cache_key)) return std::move(*cached);
+  }
+  const ApiContext context{.state = *state_,
+                           .strict = options_.strict && !quirks_.lenient,
+                           .now = now,
+                           .user = *user,
+                           .quirks = quirks_};
+  auto result = HandleApiCall(context, route, ParseQuery(query), body);
+  if (result.ok() && route.is_write) {
+    const Status persisted = Persist();
+    if (!persisted.ok()) result = persisted;
+  }
+  if (!result.ok()) return ApiError(result.status());
+  if (ambiguous) return ApiError(common::InternalError("upstream request timeout"));
+  HttpResponse response = JsonResponse(200, *result);
+  if (cacheable && read_cache_.size() < kReadCacheEntries &&
+      read_cache_bytes_ + response.body().size() <= kReadCacheBytes) {
+    read_cache_bytes_ += response.body().size();
+    read_cache_.emplace(cache_key, response.body());
+  }
+  return response;
+}
+
+std::optional<HttpResponse> Emulator::CachedRead(const std::string& key) {
+  if (read_cache_revision_ != state_->revision()) {
+    ClearReadCache();
+    read_cache_revision_ = state_->revision();
+    return std::nullopt;
+  }
+  const auto cached = read_cache_.find(key);
+  if (cached == read_cache_.end()) return std::nullopt;
+  HttpResponse response{http::status::ok, 11};
+  response.set(http::field::content_type, "application/json");
+  response.body() = cached->second;
+  return response;
+}
+
+void Emulator::ClearReadCache() {
+  read_cache_.clear();
+  read_cache_bytes_ = 0;
+}
+
+HttpResponse Emulator::ApiError(const Status& status) const {
+  return StatusResponse(status, quirks_.gateway_v1_codes);
+}
+
+void Emulator::set_quirks(const Quirks& quirks) {
+  quirks_ = quirks;
+  state_->set_quirks(quirks);
+  ClearReadCache();
 }
 
 HttpResponse Emulator::HandleInference(const HttpRequest& request, const std::string& query) {

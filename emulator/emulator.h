@@ -13,9 +13,11 @@
 #include "common/clock.h"
 #include "common/http_server.h"
 #include "common/status.h"
+#include "emulator/api_handlers.h"
 #include "emulator/call_recorder.h"
 #include "emulator/emulator_state.h"
 #include "emulator/faults.h"
+#include "emulator/quirks.h"
 
 namespace cmlr::emulator {
 
@@ -34,6 +36,8 @@ struct EmulatorOptions {
   std::string state_file;
   // Stopped or failed deployments kept per model (EmulatorState::set_history_limit); 0: all.
   std::size_t history_limit = 0;
+  // Real-CML behaviours to turn on at start (and after a reset).
+  Quirks quirks;
   // Called once per answered request (method, target, HTTP status) for an access log.
   std::function<void(std::string_view, std::string_view, int)> access_log;
 };
@@ -56,10 +60,13 @@ class Emulator {
   EmulatorState& state() { return *state_; }
   CallRecorder& calls() { return calls_; }
   FaultInjector& faults() { return faults_; }
+  const Quirks& quirks() const { return quirks_; }
+  // Replaces the active quirks (answers computed before are not reused).
+  void set_quirks(const Quirks& quirks);
   common::Clock& clock() { return clock_; }
   const EmulatorOptions& options() const { return options_; }
 
-  // Back to the fixture (and the start-up fault settings), with call counts cleared.
+  // Back to the fixture (and the start-up fault settings and quirks), with call counts cleared.
   [[nodiscard]] common::Status Reset();
   // Writes the state file when one is configured.
   [[nodiscard]] common::Status Persist();
@@ -70,12 +77,22 @@ class Emulator {
 
   boost::asio::awaitable<std::optional<common::HttpResponse>> HandleApi(
       const common::HttpRequest& request, std::string path, std::string query);
+  std::optional<common::HttpResponse> InjectedFault(Fault fault) const;
+  // Answers an authenticated API call that no fault stopped.
+  common::HttpResponse Serve(const ApiRoute& route, const std::string& path,
+                             const std::string& query, const std::string& body,
+                             const std::string& username, bool ambiguous);
+  std::optional<common::HttpResponse> CachedRead(const std::string& key);
+  void ClearReadCache();
+  // The runtimeError answer, with the HTTP status the quirks call for.
+  common::HttpResponse ApiError(const common::Status& status) const;
   common::HttpResponse HandleInference(const common::HttpRequest& request,
                                        const std::string& query);
 
   EmulatorOptions options_;
   common::Clock& clock_;
   Fixture fixture_;
+  Quirks quirks_;
   std::unique_ptr<EmulatorState> state_;
   CallRecorder calls_;
   FaultInjector faults_;
@@ -88,7 +105,7 @@ class Emulator {
 
 // A JSON response with the given status.
 common::HttpResponse JsonResponse(unsigned http_status, const nlohmann::json& body);
-// The runtimeError response for a non-OK status.
-common::HttpResponse StatusResponse(const common::Status& status);
+// The runtimeError response for a non-OK status (HTTP status as HttpStatusForCode maps it).
+common::HttpResponse StatusResponse(const common::Status& status, bool gateway_v1 = false);
 
 }  // namespace cmlr::emulator

@@ -1,6 +1,8 @@
 #include "emulator/emulator_state.h"
 
 #include <algorithm>
+#include <array>
+#include <span>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -118,30 +120,20 @@ const RegisteredModel* EmulatorState::FindRegisteredModel(std::string_view id) c
   return FindIf(registered_models_, [&](const RegisteredModel& m) { return m.model_id == id; });
 }
 
-StatusOr<std::pair<RegisteredModel, int>> EmulatorState::Register(const NewRegistration& request,
-                                                                  std::string_view username,
-                                                                  TimePoint now) {
-  if (request.model_name.empty()) return common::InvalidArgumentError("model_name is required");
-  if (request.project_id.empty()) return common::InvalidArgumentError("project_id is required");
-  if (request.experiment_id.empty() || request.run_id.empty()) {
-    return common::InvalidArgumentError("experiment_id and run_id are required");
-  }
-  if (FindProject(request.project_id) == nullptr) {
-    return common::NotFoundError(fmt::format("project {} not found", request.project_id));
-  }
+StatusOr<MlflowRun> EmulatorState::FindRun(const NewRegistration& request) const {
   // The run is known when it is an unregistered fixture run or backs a registered version.
-  std::optional<MlflowRun> run;
+  const MlflowRun* run = nullptr;
   for (const auto& r : mlflow_runs_) {
-    if (r.experiment_id == request.experiment_id && r.run_id == request.run_id) run = r;
+    if (r.experiment_id == request.experiment_id && r.run_id == request.run_id) run = &r;
   }
   for (const auto& m : registered_models_) {
     for (const auto& v : m.versions) {
       if (!run && v.run.experiment_id == request.experiment_id && v.run.run_id == request.run_id) {
-        run = v.run;
+        run = &v.run;
       }
     }
   }
-  if (!run) {
+  if (run == nullptr) {
     return common::NotFoundError(
         fmt::format("run {} not found in experiment {}", request.run_id, request.experiment_id));
   }
@@ -154,6 +146,21 @@ StatusOr<std::pair<RegisteredModel, int>> EmulatorState::Register(const NewRegis
     return common::InvalidArgumentError(fmt::format(
         "model_path {} not found in the artifacts of run {}", model_path, request.run_id));
   }
+  return *run;
+}
+
+StatusOr<std::pair<RegisteredModel, int>> EmulatorState::Register(const NewRegistration& request,
+                                                                  std::string_view username,
+                                                                  TimePoint now) {
+  if (request.model_name.empty()) return common::InvalidArgumentError("model_name is required");
+  if (request.project_id.empty()) return common::InvalidArgumentError("project_id is required");
+  if (request.experiment_id.empty() || request.run_id.empty()) {
+    return common::InvalidArgumentError("experiment_id and run_id are required");
+  }
+  if (FindProject(request.project_id) == nullptr) {
+    return common::NotFoundError(fmt::format("project {} not found", request.project_id));
+  }
+  CMLR_ASSIGN_OR_RETURN(MlflowRun run, FindRun(request));
   auto it = std::find_if(registered_models_.begin(), registered_models_.end(),
                          [&](const RegisteredModel& m) { return m.name == request.model_name; });
   if (it == registered_models_.end()) {
@@ -169,14 +176,19 @@ StatusOr<std::pair<RegisteredModel, int>> EmulatorState::Register(const NewRegis
     it = std::prev(registered_models_.end());
   }
   const int number = it->versions.empty() ? 1 : it->versions.back().number + 1;
-  it->versions.push_back(RegisteredModelVersion{.model_version_id = NextRegistryId(),
-                                                .number = number,
-                                                .username = std::string(username),
-                                                .notes = request.notes,
-                                                .created_at = now,
-                                                .updated_at = now,
-                                                .status = "REGISTERED",
-                                                .run = *run});
+  RegisteredModelVersion version{.model_version_id = NextRegistryId(),
+                                 .number = number,
+                                 .username = std::string(username),
+                                 .notes = request.notes,
+                                 .created_at = now,
+                                 .updated_at = now,
+                                 .status = "REGISTERED",
+                                 .run = std::move(run)};
+  if (quirks_.registration) {
+    version.status = "PENDING_REGISTRATION";
+    version.ready_at = now + *quirks_.registration;
+  }
+  it->versions.push_back(std::move(version));
   it->updated_at = now;
   Changed();
   return std::make_pair(*it, number);
@@ -237,26 +249,38 @@ StatusOr<Model> EmulatorState::CreateModel(const NewModel& request, std::string_
   return model;
 }
 
+void EmulatorState::ApplyUpdate(Model& model, const ModelUpdate& u) const {
+  // With `replace`, what was not sent is cleared; else it stays.
+  auto set = [&](auto& field, const auto& value) {
+    using T = std::remove_cvref_t<decltype(field)>;
+    if (value) {
+      field = *value;
+    } else if (u.replace) {
+      field = T{};
+    }
+  };
+  set(model.name, u.name);
+  set(model.description, u.description);
+  set(model.visibility, u.visibility);
+  set(model.default_resources, u.default_resources);
+  set(model.default_num_replicas, u.default_num_replicas);
+  set(model.default_replication_type, u.default_replication_type);
+  set(model.run_as, u.run_as);
+  model.run_as = std::max(0, model.run_as);
+  set(model.accelerator_label_id, u.accelerator_label_id);
+  set(model.resource_group_id, u.resource_group_id);
+  set(model.resource_profile_id, u.resource_profile_id);
+}
+
 StatusOr<Model> EmulatorState::UpdateModel(std::string_view project_id, std::string_view model_id,
                                            const ModelUpdate& update, TimePoint now) {
   CMLR_RETURN_IF_ERROR(GetModel(project_id, model_id).status());
+  if (update.name && update.name->empty()) {
+    return common::InvalidArgumentError("name must not be empty");
+  }
   auto it = std::find_if(models_.begin(), models_.end(),
                          [&](const Model& m) { return m.id == model_id; });
-  if (update.name) {
-    if (update.name->empty()) return common::InvalidArgumentError("name must not be empty");
-    it->name = *update.name;
-  }
-  if (update.description) it->description = *update.description;
-  if (update.visibility) it->visibility = *update.visibility;
-  if (update.default_resources) it->default_resources = *update.default_resources;
-  if (update.default_num_replicas) it->default_num_replicas = *update.default_num_replicas;
-  if (update.default_replication_type) {
-    it->default_replication_type = *update.default_replication_type;
-  }
-  if (update.run_as) it->run_as = std::max(0, *update.run_as);
-  if (update.accelerator_label_id) it->accelerator_label_id = *update.accelerator_label_id;
-  if (update.resource_group_id) it->resource_group_id = *update.resource_group_id;
-  if (update.resource_profile_id) it->resource_profile_id = *update.resource_profile_id;
+  ApplyUpdate(*it, update);
   it->updated_at = now;
   Changed();
   return *it;
@@ -290,6 +314,15 @@ StatusOr<Build> EmulatorState::GetBuild(std::string_view project_id, std::string
   return *build;
 }
 
+const RegisteredModelVersion* EmulatorState::FindVersion(std::string_view id) const {
+  for (const auto& m : registered_models_) {
+    for (const auto& v : m.versions) {
+      if (v.model_version_id == id) return &v;
+    }
+  }
+  return nullptr;
+}
+
 const Build* EmulatorState::FindBuild(std::string_view build_id) const {
   return FindIf(builds_, [&](const Build& b) { return b.id == build_id; });
 }
@@ -307,17 +340,13 @@ StatusOr<Build> EmulatorState::CreateBuild(const NewBuild& request, std::string_
   }
   bool will_fail = false;
   if (!request.registered_model_version_id.empty()) {
-    const RegisteredModelVersion* found = nullptr;
-    for (const auto& m : registered_models_) {
-      for (const auto& v : m.versions) {
-        if (v.model_version_id == request.registered_model_version_id) found = &v;
-      }
-    }
+    const RegisteredModelVersion* found = FindVersion(request.registered_model_version_id);
     if (found == nullptr) {
       return common::NotFoundError(fmt::format("registered model version {} not found",
                                                request.registered_model_version_id));
     }
-    will_fail = found->run.broken;
+    // A version still registering has no artifacts to build from yet.
+    will_fail = found->run.broken || found->status == "PENDING_REGISTRATION";
   } else if (request.file_path.empty() || request.function_name.empty()) {
     return common::InvalidArgumentError(
         "registered_model_version_id, or file_path and function_name, are required");
@@ -336,6 +365,7 @@ StatusOr<Build> EmulatorState::CreateBuild(const NewBuild& request, std::string_
               .model_root_dir = request.model_root_dir,
               .build_script_path = request.build_script_path,
               .will_fail = will_fail,
+              .succeeded_phase = quirks_.succeeded_phase,
               .status = "queued",
               .created_at = now,
               .updated_at = now};
@@ -399,30 +429,33 @@ Deployment* EmulatorState::MutableDeployment(std::string_view id) {
 
 StatusOr<Deployment> EmulatorState::CreateDeployment(const NewDeployment& request,
                                                      std::string_view username, TimePoint now) {
-  CMLR_RETURN_IF_ERROR(GetBuild(request.project_id, request.model_id, request.build_id).status());
+  CMLR_ASSIGN_OR_RETURN(const Build build,
+                        GetBuild(request.project_id, request.model_id, request.build_id));
   if (request.cpu < 0) return common::InvalidArgumentError("cpu must not be negative");
   if (request.memory < 0) return common::InvalidArgumentError("memory must not be negative");
   if (request.nvidia_gpus < 0) {
     return common::InvalidArgumentError("nvidia_gpus must not be negative");
   }
   if (request.replicas < 0) return common::InvalidArgumentError("replicas must not be negative");
-  Deployment deployment{.id = NextUuid(),
-                        .project_id = request.project_id,
-                        .model_id = request.model_id,
-                        .build_id = request.build_id,
-                        .deployer = std::string(username),
-                        .cpu = request.cpu == 0 ? 1 : request.cpu,
-                        .memory = request.memory == 0 ? 2 : request.memory,
-                        .nvidia_gpus = request.nvidia_gpus,
-                        .replicas = request.replicas == 0 ? 1 : request.replicas,
-                        .environment = request.environment,
-                        .accelerator_label_id = request.accelerator_label_id,
-                        .resource_group_id = request.resource_group_id,
-                        .resource_profile_id = request.resource_profile_id,
-                        .status = "pending",
-                        .phase_started_at = now,
-                        .created_at = now,
-                        .updated_at = now};
+  Deployment deployment{
+      .id = NextUuid(),
+      .project_id = request.project_id,
+      .model_id = request.model_id,
+      .build_id = request.build_id,
+      .deployer = std::string(username),
+      .cpu = request.cpu == 0 ? 1 : request.cpu,
+      .memory = request.memory == 0 ? 2 : request.memory,
+      .nvidia_gpus = request.nvidia_gpus,
+      .replicas = request.replicas == 0 ? 1 : request.replicas,
+      .environment = request.environment,
+      .accelerator_label_id = request.accelerator_label_id,
+      .resource_group_id = request.resource_group_id,
+      .resource_profile_id = request.resource_profile_id,
+      .status = "pending",
+      .will_fail = quirks_.succeeded_phase && !request.with_build && build.status != "built",
+      .phase_started_at = now,
+      .created_at = now,
+      .updated_at = now};
   deployment.crn = fmt::format("{}/{}", kWorkspaceCrn, deployment.id);
   deployments_.push_back(deployment);
   Changed();
@@ -457,7 +490,9 @@ StatusOr<Deployment> EmulatorState::RestartDeployment(std::string_view deploymen
   if (d == nullptr) {
     return common::NotFoundError(fmt::format("deployment {} not found", deployment_id));
   }
+  const Build* build = FindBuild(d->build_id);
   d->status = "pending";
+  d->will_fail = quirks_.succeeded_phase && (build == nullptr || build->status != "built");
   d->phase_started_at = now;
   d->updated_at = now;
   d->stopped_at = std::nullopt;
@@ -467,17 +502,39 @@ StatusOr<Deployment> EmulatorState::RestartDeployment(std::string_view deploymen
   return CurrentOr(deployment_id, last_seen);
 }
 
+namespace {
+
+// The statuses a build passes through before it ends built (or build failed).
+std::span<const std::string_view> BuildPhases(const Build& build) {
+  static constexpr std::array<std::string_view, 3> kPhases = {"queued", "pending", "pushing"};
+  static constexpr std::array<std::string_view, 4> kWithSucceeded = {"queued", "pending",
+                                                                     "succeeded", "pushing"};
+  if (build.succeeded_phase) return kWithSucceeded;
+  return kPhases;
+}
+
+std::optional<std::size_t> PhaseIndex(const Build& build) {
+  const auto phases = BuildPhases(build);
+  const auto it = std::find(phases.begin(), phases.end(), build.status);
+  if (it == phases.end()) return std::nullopt;
+  return static_cast<std::size_t>(it - phases.begin());
+}
+
+}  // namespace
+
 std::optional<TimePoint> EmulatorState::NextBuildTransition(const Build& build) const {
-  const auto third = timings_.build / 3;
-  if (build.status == "queued") return build.created_at + third;
-  if (build.status == "pending") return build.created_at + 2 * third;
-  if (build.status == "pushing") return build.created_at + timings_.build;
-  return std::nullopt;
+  const auto index = PhaseIndex(build);
+  if (!index) return std::nullopt;
+  const auto phases = BuildPhases(build).size();
+  if (*index + 1 == phases) return build.created_at + timings_.build;
+  const auto step = timings_.build / static_cast<std::int64_t>(phases);
+  return build.created_at + static_cast<std::int64_t>(*index + 1) * step;
 }
 
 std::optional<TimePoint> EmulatorState::NextDeploymentTransition(const Deployment& d) const {
   const auto half = timings_.deploy / 2;
   if (d.status == "pending") {
+    if (d.will_fail) return d.phase_started_at + half;
     const Build* build = FindBuild(d.build_id);
     if (build == nullptr) return std::nullopt;
     if (build->status == "build failed") {
@@ -491,25 +548,38 @@ std::optional<TimePoint> EmulatorState::NextDeploymentTransition(const Deploymen
   return std::nullopt;
 }
 
+void EmulatorState::NextVersionTransition(std::optional<Transition>& best) const {
+  for (std::size_t m = 0; m < registered_models_.size(); ++m) {
+    const auto& versions = registered_models_[m].versions;
+    for (std::size_t v = 0; v < versions.size(); ++v) {
+      const auto& at = versions[v].ready_at;
+      if (versions[v].status != "PENDING_REGISTRATION" || !at) continue;
+      if (!best || *at < best->at) best = Transition{*at, Transition::Kind::kVersion, m, v};
+    }
+  }
+}
+
 std::optional<EmulatorState::Transition> EmulatorState::NextTransition() const {
+  using Kind = Transition::Kind;
   std::optional<Transition> best;
   for (std::size_t i = 0; i < builds_.size(); ++i) {
     const auto at = NextBuildTransition(builds_[i]);
-    if (at && (!best || *at < best->at)) best = Transition{*at, true, i};
+    if (at && (!best || *at < best->at)) best = Transition{*at, Kind::kBuild, i};
   }
   for (std::size_t i = 0; i < deployments_.size(); ++i) {
     const auto at = NextDeploymentTransition(deployments_[i]);
-    if (at && (!best || *at < best->at)) best = Transition{*at, false, i};
+    if (at && (!best || *at < best->at)) best = Transition{*at, Kind::kDeployment, i};
   }
+  NextVersionTransition(best);
   return best;
 }
 
 void EmulatorState::ApplyBuildTransition(Build& build, TimePoint at) {
-  if (build.status == "queued") {
-    build.status = "pending";
-  } else if (build.status == "pending") {
-    build.status = "pushing";
-  } else if (build.status == "pushing") {
+  const auto index = PhaseIndex(build);
+  const auto phases = BuildPhases(build);
+  if (index && *index + 1 < phases.size()) {
+    build.status = std::string(phases[*index + 1]);
+  } else if (index) {
     build.status = build.will_fail ? "build failed" : "built";
     if (!build.will_fail) build.built_at = at;
   }
@@ -522,7 +592,8 @@ void EmulatorState::ApplyDeploymentTransition(std::size_t index, TimePoint at) {
   d.phase_started_at = at;
   if (d.status == "pending") {
     const Build* build = FindBuild(d.build_id);
-    d.status = build != nullptr && build->status == "build failed" ? "failed" : "deploying";
+    const bool failed = d.will_fail || build == nullptr || build->status == "build failed";
+    d.status = failed ? "failed" : "deploying";
   } else if (d.status == "deploying") {
     d.status = "deployed";
     // One active deployment per model: the newest to become deployed replaces the older ones.
@@ -591,10 +662,19 @@ void EmulatorState::Settle(TimePoint now) {
       return;
     }
     ++revision_;
-    if (next->is_build) {
-      ApplyBuildTransition(builds_[next->index], next->at);
-    } else {
-      ApplyDeploymentTransition(next->index, next->at);
+    switch (next->kind) {
+      case Transition::Kind::kBuild:
+        ApplyBuildTransition(builds_[next->index], next->at);
+        break;
+      case Transition::Kind::kDeployment:
+        ApplyDeploymentTransition(next->index, next->at);
+        break;
+      case Transition::Kind::kVersion: {
+        auto& version = registered_models_[next->index].versions[next->version];
+        version.status = "READY";
+        version.updated_at = next->at;
+        break;
+      }
     }
   }
 }

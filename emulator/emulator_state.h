@@ -13,12 +13,14 @@
 #include "common/status.h"
 #include "emulator/fixture.h"
 #include "emulator/persistence.h"
+#include "emulator/quirks.h"
 #include "emulator/resources.h"
 
 namespace cmlr::emulator {
 
 struct Timings {
-  // A build goes queued -> pending -> pushing in thirds of this, then built (or build failed).
+  // A build goes queued -> pending -> pushing in thirds of this, then built (or build failed);
+  // with the succeeded-phase quirk queued -> pending -> succeeded -> pushing in quarters.
   common::Duration build = std::chrono::seconds(3);
   // A deployment of a built build goes pending -> deploying after half of this, deployed after
   // all of it; a stop takes half of it (stopping -> stopped).
@@ -49,8 +51,10 @@ struct NewModel {
   int resource_profile_id = 0;
 };
 
-// Fields present in a PATCH body; absent ones stay as they are.
+// Fields present in a PATCH body; absent ones stay as they are, or with `replace`
+// (patch-replaces quirk) are cleared.
 struct ModelUpdate {
+  bool replace = false;
   std::optional<std::string> name;
   std::optional<std::string> description;
   std::optional<std::string> visibility;
@@ -89,6 +93,8 @@ struct NewDeployment {
   std::int64_t accelerator_label_id = 0;
   int resource_group_id = 0;
   int resource_profile_id = 0;
+  // Requested with the build (auto_deploy_model): it waits for the build under every quirk.
+  bool with_build = false;
 };
 
 // The in-memory CML workspace: registry, models, builds, deployments and their status
@@ -103,6 +109,10 @@ class EmulatorState {
   EmulatorState(Fixture fixture, Timings timings, std::uint64_t seed, common::TimePoint now);
 
   const Timings& timings() const { return timings_; }
+
+  // The quirks that change behaviour here (registration, succeeded-phase); they apply to objects
+  // created from now on.
+  void set_quirks(const Quirks& quirks) { quirks_ = quirks; }
 
   // At most `limit` stopped or failed deployments are kept per model: when one more ends, the
   // one that ended first is dropped (ties: the older one). 0: unlimited, as CML keeps them all.
@@ -193,15 +203,20 @@ class EmulatorState {
 
  private:
   struct Transition {
+    enum class Kind { kBuild, kDeployment, kVersion };
     common::TimePoint at;
-    bool is_build = false;
-    std::size_t index = 0;
+    Kind kind = Kind::kBuild;
+    std::size_t index = 0;    // into builds_, deployments_ or registered_models_
+    std::size_t version = 0;  // into the registered model's versions
   };
   std::optional<Transition> NextTransition() const;
   std::optional<common::TimePoint> NextBuildTransition(const Build& build) const;
   std::optional<common::TimePoint> NextDeploymentTransition(const Deployment& deployment) const;
   void ApplyBuildTransition(Build& build, common::TimePoint at);
   void ApplyDeploymentTransition(std::size_t index, common::TimePoint at);
+  void NextVersionTransition(std::optional<Transition>& best) const;
+  const RegisteredModelVersion* FindVersion(std::string_view model_version_id) const;
+  void ApplyUpdate(Model& model, const ModelUpdate& update) const;
   void Changed() {
     next_transition_ = std::nullopt;
     ++revision_;
@@ -211,6 +226,8 @@ class EmulatorState {
   // The deployment as it is now, or `last_seen` when PruneHistory has dropped it meanwhile.
   Deployment CurrentOr(std::string_view id, const Deployment& last_seen);
 
+  [[nodiscard]] common::StatusOr<MlflowRun> FindRun(const NewRegistration& request) const;
+
   std::string NextUuid();
   std::string NextRegistryId();
   std::string NextAccessKey();
@@ -218,6 +235,7 @@ class EmulatorState {
   Deployment* MutableDeployment(std::string_view id);
 
   Timings timings_;
+  Quirks quirks_;
   std::size_t history_limit_ = 0;
   std::uint64_t seed_;
   std::uint64_t id_counter_ = 0;

@@ -159,7 +159,8 @@ Fixture Parse(const YAML::Node& root) {
                           .owner = Str(n, path, "owner", true),
                           .project_id = Str(n, path, "project", true),
                           .visibility = Str(n, path, "visibility", false, "PRIVATE"),
-                          .created_at = Time(n, path, "created_at")};
+                          .created_at = Time(n, path, "created_at"),
+                          .from_fixture = true};
     model.updated_at = model.created_at;
     check_user(n, path + ".owner", model.owner);
     check_project(n, path + ".project", model.project_id);
@@ -175,7 +176,8 @@ Fixture Parse(const YAML::Node& root) {
                                      .notes = Str(v, vpath, "notes"),
                                      .created_at = Time(v, vpath, "created_at"),
                                      .status = Str(v, vpath, "status", false, "REGISTERED"),
-                                     .run = parse_run(v, vpath, model.project_id)};
+                                     .run = parse_run(v, vpath, model.project_id),
+                                     .from_fixture = true};
       version.updated_at = version.created_at;
       if (version.number <= 0) Fail(v, vpath + ".number", "must be a positive integer");
       if (!registry_ids.insert(version.model_version_id).second) {

@@ -64,15 +64,17 @@ constexpr auto FieldsOf(std::type_identity<RegisteredModelVersion>) {
   return std::tuple{CMLR_FIELD(V, model_version_id), CMLR_FIELD(V, number),
                     CMLR_FIELD(V, username),         CMLR_FIELD(V, notes),
                     CMLR_FIELD(V, created_at),       CMLR_FIELD(V, updated_at),
-                    CMLR_FIELD(V, status),           CMLR_FIELD(V, run)};
+                    CMLR_FIELD(V, status),           CMLR_FIELD(V, run),
+                    CMLR_FIELD(V, from_fixture),     CMLR_FIELD(V, ready_at)};
 }
 
 constexpr auto FieldsOf(std::type_identity<RegisteredModel>) {
   using M = RegisteredModel;
-  return std::tuple{
-      CMLR_FIELD(M, model_id),   CMLR_FIELD(M, name),       CMLR_FIELD(M, description),
-      CMLR_FIELD(M, owner),      CMLR_FIELD(M, project_id), CMLR_FIELD(M, visibility),
-      CMLR_FIELD(M, created_at), CMLR_FIELD(M, updated_at), CMLR_FIELD(M, versions)};
+  return std::tuple{CMLR_FIELD(M, model_id),    CMLR_FIELD(M, name),
+                    CMLR_FIELD(M, description), CMLR_FIELD(M, owner),
+                    CMLR_FIELD(M, project_id),  CMLR_FIELD(M, visibility),
+                    CMLR_FIELD(M, created_at),  CMLR_FIELD(M, updated_at),
+                    CMLR_FIELD(M, versions),    CMLR_FIELD(M, from_fixture)};
 }
 
 constexpr auto FieldsOf(std::type_identity<DefaultResources>) {
@@ -119,6 +121,7 @@ constexpr auto FieldsOf(std::type_identity<Build>) {
                     CMLR_FIELD(Build, build_script_path),
                     CMLR_FIELD(Build, crn),
                     CMLR_FIELD(Build, will_fail),
+                    CMLR_FIELD(Build, succeeded_phase),
                     CMLR_FIELD(Build, status),
                     CMLR_FIELD(Build, created_at),
                     CMLR_FIELD(Build, updated_at),
@@ -141,6 +144,7 @@ constexpr auto FieldsOf(std::type_identity<Deployment>) {
                     CMLR_FIELD(Deployment, resource_group_id),
                     CMLR_FIELD(Deployment, resource_profile_id),
                     CMLR_FIELD(Deployment, status),
+                    CMLR_FIELD(Deployment, will_fail),
                     CMLR_FIELD(Deployment, phase_started_at),
                     CMLR_FIELD(Deployment, created_at),
                     CMLR_FIELD(Deployment, updated_at),

@@ -63,6 +63,9 @@ struct RegisteredModelVersion {
   common::TimePoint updated_at;
   std::string status;
   MlflowRun run;
+  bool from_fixture = false;  // else registered through the API
+  // Under the registration quirk: when PENDING_REGISTRATION becomes READY.
+  std::optional<common::TimePoint> ready_at;
 
   bool operator==(const RegisteredModelVersion&) const = default;
 };
@@ -77,6 +80,7 @@ struct RegisteredModel {
   common::TimePoint created_at;
   common::TimePoint updated_at;
   std::vector<RegisteredModelVersion> versions;  // ascending by number
+  bool from_fixture = false;                     // else registered through the API
 
   bool operator==(const RegisteredModel&) const = default;
 };
@@ -129,7 +133,8 @@ struct Build {
   std::string build_script_path;
   std::string crn;
   bool will_fail = false;
-  std::string status;  // queued, pending, pushing, built, build failed
+  bool succeeded_phase = false;  // goes through "succeeded" before "pushing"
+  std::string status;            // queued, pending, pushing, built, build failed
   common::TimePoint created_at;
   common::TimePoint updated_at;
   std::optional<common::TimePoint> built_at;
@@ -152,7 +157,8 @@ struct Deployment {
   std::int64_t accelerator_label_id = 0;
   int resource_group_id = 0;
   int resource_profile_id = 0;
-  std::string status;  // pending, deploying, deployed, stopping, stopped, failed
+  std::string status;      // pending, deploying, deployed, stopping, stopped, failed
+  bool will_fail = false;  // fails when pending ends (created before its build was built)
   // When the current status began; the next transition is computed from it.
   common::TimePoint phase_started_at;
   common::TimePoint created_at;

@@ -252,7 +252,20 @@ const json* Member(const json& body, std::string_view key) {
 
 }  // namespace
 
-int HttpStatusForCode(StatusCode code) {
+int HttpStatusForCode(StatusCode code, bool gateway_v1) {
+  if (gateway_v1) {
+    switch (code) {
+      case StatusCode::kResourceExhausted:
+        return 403;
+      case StatusCode::kFailedPrecondition:
+        return 412;
+      case StatusCode::kDeadlineExceeded:
+      case StatusCode::kCancelled:
+        return 408;
+      default:
+        break;
+    }
+  }
   switch (code) {
     case StatusCode::kOk:
       return 200;
@@ -330,15 +343,39 @@ json EncodeRuntime(const Runtime& runtime) {
   return out;
 }
 
-json EncodeRegisteredModelVersion(const RegisteredModel& model,
-                                  const RegisteredModelVersion& version, const User* user) {
+namespace {
+
+json MetricValue(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
+  return value;
+}
+
+json EncodeMetrics(const RegisteredModelVersion& version, bool nan_metrics) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  std::vector<std::pair<std::string, double>> values(version.run.metrics.begin(),
+                                                     version.run.metrics.end());
+  if (nan_metrics) {
+    values.emplace_back("val_loss", std::numeric_limits<double>::quiet_NaN());
+    values.emplace_back("lift_max", kInf);
+    values.emplace_back("lift_min", -kInf);
+  }
   json metrics = json::array();
-  for (const auto& [key, value] : version.run.metrics) {
+  for (const auto& [key, value] : values) {
     metrics.push_back(json{{"key", key},
-                           {"value", value},
+                           {"value", MetricValue(value)},
                            {"timestamp", FormatTime(version.created_at)},
                            {"step", Int64String(0)}});
   }
+  return metrics;
+}
+
+}  // namespace
+
+json EncodeRegisteredModelVersion(const RegisteredModel& model,
+                                  const RegisteredModelVersion& version, const User* user,
+                                  const WireOptions& options) {
+  json metrics = EncodeMetrics(version, options.nan_metrics);
   json out{{"model_id", model.model_id},
            {"model_version_id", version.model_version_id},
            {"number", version.number},
@@ -408,7 +445,7 @@ json EncodeModel(const Model& model, const Project* project, const User* creator
   return out;
 }
 
-json EncodeBuild(const Build& build, const User* creator) {
+json EncodeBuild(const Build& build, const User* creator, const WireOptions& options) {
   json out{{"id", build.id},
            {"model_id", build.model_id},
            {"creator", EncodeUser(creator)},
@@ -427,10 +464,12 @@ json EncodeBuild(const Build& build, const User* creator) {
            {"model_root_dir", build.model_root_dir},
            {"build_script_path", build.build_script_path}};
   PruneZero(out);
+  if (options.zero_times && !build.built_at) out["built_at"] = kZeroTime;
   return out;
 }
 
-json EncodeDeployment(const Deployment& deployment, const User* deployer) {
+json EncodeDeployment(const Deployment& deployment, const User* deployer,
+                      const WireOptions& options) {
   json out{{"project_id", deployment.project_id},
            {"model_id", deployment.model_id},
            {"build_id", deployment.build_id},
@@ -449,6 +488,7 @@ json EncodeDeployment(const Deployment& deployment, const User* deployer) {
            {"resource_group_id", deployment.resource_group_id},
            {"resource_profile_id", deployment.resource_profile_id}};
   PruneZero(out);
+  if (options.zero_times && !deployment.stopped_at) out["stopped_at"] = kZeroTime;
   // A JSON-encoded string, also when empty ("{}"): clients json.loads() it unconditionally.
   out["environment"] =
       json(deployment.environment).dump(-1, ' ', false, json::error_handler_t::replace);

@@ -18,9 +18,10 @@ namespace cmlr::emulator {
 // strings, zero-valued fields omitted, RFC 3339 times with milliseconds, and the runtimeError
 // body. Pure functions; no state.
 
-// HTTP status for a gRPC code: 400/3, 401/16, 403/7, 404/5, 409/6 and 10, 429/8, 500/13 and 2,
-// 501/12, 503/14, 504/4; 400 for the other client errors.
-int HttpStatusForCode(common::StatusCode code);
+// HTTP status for a gRPC code as grpc-gateway v2 maps it: 400/3, 401/16, 403/7, 404/5, 409/6
+// and 10, 429/8, 499/1, 500/13 and 2, 501/12, 503/14, 504/4; 400 for the other client errors.
+// With `gateway_v1`, as grpc-gateway v1's HTTPStatusFromCode: 403/8, 412/9, 408/4 and 1.
+int HttpStatusForCode(common::StatusCode code, bool gateway_v1 = false);
 
 // {"error": message, "code": n, "message": message, "details": []} (runtimeError).
 nlohmann::json ErrorBody(const common::Status& status);
@@ -31,18 +32,32 @@ void PruneZero(nlohmann::json& value);
 
 std::string FormatTime(common::TimePoint time);
 
+// What an unset timestamp reads as under WireOptions::zero_times (Go's zero time.Time).
+inline constexpr char kZeroTime[] = "0001-01-01T00:00:00Z";
+
+// Encoding choices of the server (emulator/quirks.h).
+struct WireOptions {
+  // Unset timestamps (built_at, stopped_at) are kZeroTime instead of omitted.
+  bool zero_times = false;
+  // Versions carry three more metrics whose values are "NaN", "Infinity" and "-Infinity".
+  bool nan_metrics = false;
+};
+
 // Encoders of the response definitions. `user` arguments may be null (the field is omitted).
+// Non-finite metric values are always the strings "NaN", "Infinity", "-Infinity".
 nlohmann::json EncodeUser(const User* user);
 nlohmann::json EncodeRuntime(const Runtime& runtime);
 nlohmann::json EncodeRegisteredModelVersion(const RegisteredModel& model,
-                                            const RegisteredModelVersion& version,
-                                            const User* user);
+                                            const RegisteredModelVersion& version, const User* user,
+                                            const WireOptions& options = {});
 // RegisteredModelDetails, or RegisteredModel when `versions` is given (already paged).
 nlohmann::json EncodeRegisteredModel(const RegisteredModel& model, const User* owner,
                                      const std::vector<nlohmann::json>* versions);
 nlohmann::json EncodeModel(const Model& model, const Project* project, const User* creator);
-nlohmann::json EncodeBuild(const Build& build, const User* creator);
-nlohmann::json EncodeDeployment(const Deployment& deployment, const User* deployer);
+nlohmann::json EncodeBuild(const Build& build, const User* creator,
+                           const WireOptions& options = {});
+nlohmann::json EncodeDeployment(const Deployment& deployment, const User* deployer,
+                                const WireOptions& options = {});
 
 // Checks a request body against a request definition of the API (CreateModelRequest, ...):
 // an object whose members have the JSON types protobuf's JSON mapping accepts for the field

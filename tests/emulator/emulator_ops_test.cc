@@ -432,7 +432,7 @@ TEST(EmulatorBinaryTest, RunsFromTheCommandLine) {
   std::filesystem::remove_all(dir);
 }
 
-// Verifies that --fixture, --no-strict and the fault flags take effect in the binary.
+// Verifies that --fixture, --no-strict, --quirks and the fault flags take effect in the binary.
 TEST(EmulatorBinaryTest, AppliesFixtureStrictnessAndFaultFlags) {
   if (!std::filesystem::exists(EmulatorBinary())) GTEST_SKIP() << "cml-emulator not built";
   const auto dir = TempDir("flags");
@@ -445,7 +445,9 @@ TEST(EmulatorBinaryTest, AppliesFixtureStrictnessAndFaultFlags) {
     int runtimes_status;
   };
   for (const Case& c : {Case{{"--no-strict"}, 200, 200}, Case{{"--strict"}, 400, 200},
-                        Case{{"--throttle-rate", "1"}, 429, 429}}) {
+                        Case{{"--throttle-rate", "1"}, 429, 429},
+                        Case{{"--quirks", "lenient,zero-times"}, 200, 200},
+                        Case{{"--quirks", "gateway-v1-codes", "--throttle-rate", "1"}, 403, 403}}) {
     std::vector<std::string> args = {EmulatorBinary(), "--listen",    "127.0.0.1:0", "--fixture",
                                      fixture,          "--log-level", "error"};
     args.insert(args.end(), c.flags.begin(), c.flags.end());
@@ -478,6 +480,21 @@ TEST(EmulatorBinaryTest, AppliesFixtureStrictnessAndFaultFlags) {
     EXPECT_EQ(Terminate(child), 0);
   }
   std::filesystem::remove_all(dir);
+}
+
+// Verifies that a bad --quirks list stops the binary before it listens, with exit status 1.
+TEST(EmulatorBinaryTest, RefusesUnknownQuirks) {
+  if (!std::filesystem::exists(EmulatorBinary())) GTEST_SKIP() << "cml-emulator not built";
+  Child child = Spawn({EmulatorBinary(), "--listen", "127.0.0.1:0", "--quirks",
+                       "sparse-lists,colourful", "--log-level", "off"});
+  ASSERT_GT(child.pid, 0);
+  char line[256] = {};
+  EXPECT_EQ(std::fgets(line, sizeof line, child.out), nullptr) << line;
+  int status = 0;
+  ASSERT_EQ(::waitpid(child.pid, &status, 0), child.pid);
+  std::fclose(child.out);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,6 +79,8 @@ class EmulatorTest : public ::testing::Test {
   std::unique_ptr<TestClient> client_;
   std::optional<SwaggerValidator> validator_;
   int conformance_checks_ = 0;
+  // Conformance violations a test expects on purpose (a quirk that departs from the swagger).
+  std::function<bool(const std::string&)> tolerated_violation_;
 };
 
 }  // namespace cmlr::emulator::testing

@@ -57,7 +57,10 @@ StateSnapshot FilledSnapshot() {
                                                           .created_at = t1,
                                                           .updated_at = t2,
                                                           .status = "READY",
-                                                          .run = FilledRun("v1")}}}};
+                                                          .run = FilledRun("v1"),
+                                                          .from_fixture = true,
+                                                          .ready_at = t2}},
+                      .from_fixture = true}};
   s.models = {
       Model{.id = "m-1",
             .project_id = "proj-1",
@@ -93,6 +96,7 @@ StateSnapshot FilledSnapshot() {
                     .build_script_path = "build.sh",
                     .crn = "crn:b",
                     .will_fail = true,
+                    .succeeded_phase = true,
                     .status = "built",
                     .created_at = t1,
                     .updated_at = t2,
@@ -112,6 +116,7 @@ StateSnapshot FilledSnapshot() {
                               .resource_group_id = 6,
                               .resource_profile_id = 7,
                               .status = "stopped",
+                              .will_fail = true,
                               .phase_started_at = t2,
                               .created_at = t1,
                               .updated_at = t2,

@@ -17,8 +17,8 @@
 
 #include "common/http_server.h"
 #include "common/time_format.h"
-#include "tests/api/swagger_validator.h"
 #include "tests/fakes/fake_clock.h"
+#include "tests/support/swagger_validator.h"
 
 namespace cmlr::api {
 namespace {
@@ -82,8 +82,9 @@ class HttpCmlClientTest : public ::testing::Test {
 
   // Every request the client sent in this test conforms to the swagger excerpt.
   void ValidateRecordedAgainstSwagger() {
-    const auto validator = testing::SwaggerValidator::Load(testing::kSwaggerExcerptPath);
-    if (!validator.has_value()) return;  // ConformanceTest says so with a skip
+    const auto validator =
+        cmlr::testing::SwaggerValidator::Load(cmlr::testing::SwaggerExcerptPath());
+    if (!validator.ok()) return;  // ConformanceTest says so with a skip
     for (const Recorded& r : recorded_) {
       for (const std::string& error : validator->ValidateRequest(r.method, r.target, r.body)) {
         ADD_FAILURE() << error << "\n  body: " << r.body;
@@ -849,9 +850,9 @@ TEST_F(HttpCmlClientTlsTest, FailsForWrongHostName) {
 // Verifies that every request body the client can send, with all optional fields set, is
 // valid against the request definitions of the swagger excerpt.
 TEST(ConformanceTest, RequestBodiesMatchSwagger) {
-  const auto validator = testing::SwaggerValidator::Load(testing::kSwaggerExcerptPath);
-  if (!validator.has_value()) {
-    GTEST_SKIP() << "swagger excerpt not found at " << testing::kSwaggerExcerptPath
+  const auto validator = cmlr::testing::SwaggerValidator::Load(cmlr::testing::SwaggerExcerptPath());
+  if (!validator.ok()) {
+    GTEST_SKIP() << "swagger excerpt not available: " << validator.status()
                  << "; conformance not checked";
   }
   const ShortCreateModelDeployment auto_deploy{.cpu = 1,

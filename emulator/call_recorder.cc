@@ -30,11 +30,23 @@ void CallRecorder::SetStatus(std::uint64_t handle, int http_status) {
   if (it != writes_log_.end() && it->handle == handle) it->status = http_status;
 }
 
+void CallRecorder::RecordInference(std::string_view model_id, int http_status) {
+  ++inference_calls_;
+  ++inference_by_status_[std::to_string(http_status)];
+  if (model_id.empty()) return;
+  auto it = inference_by_model_.find(model_id);
+  if (it == inference_by_model_.end()) it = inference_by_model_.emplace(model_id, 0).first;
+  ++it->second;
+}
+
 void CallRecorder::Clear() {
   reads_ = 0;
   writes_ = 0;
   by_operation_.clear();
   writes_log_.clear();
+  inference_calls_ = 0;
+  inference_by_status_.clear();
+  inference_by_model_.clear();
 }
 
 std::uint64_t CallRecorder::count(std::string_view operation) const {
@@ -54,7 +66,11 @@ nlohmann::json CallRecorder::ToJson() const {
           {"writes", writes_},
           {"by_operation", by_operation_},
           {"writes_log", std::move(log)},
-          {"writes_log_dropped", writes_ - writes_log_.size()}};
+          {"writes_log_dropped", writes_ - writes_log_.size()},
+          {"inference",
+           {{"calls", inference_calls_},
+            {"by_status", inference_by_status_},
+            {"by_model", inference_by_model_}}}};
 }
 
 }  // namespace cmlr::emulator

@@ -29,6 +29,9 @@ class CallRecorder {
   // The HTTP status the call was answered with (0: connection dropped). No effect when the
   // write has left the log since (or the counts were cleared).
   void SetStatus(std::uint64_t handle, int http_status);
+  // Counts one call of POST /model (inference) that reached a model (empty id: no model found)
+  // and the HTTP status it was answered with.
+  void RecordInference(std::string_view model_id, int http_status);
   void Clear();
 
   std::uint64_t reads() const { return reads_; }
@@ -36,9 +39,11 @@ class CallRecorder {
   std::uint64_t count(std::string_view operation) const;
 
   // {"reads": N, "writes": N, "by_operation": {op: N}, "writes_log": [{operation, at, path,
-  // status}], "writes_log_dropped": N}: writes_log holds the newest writes, oldest first;
+  // status}], "writes_log_dropped": N, "inference": {"calls": N, "by_status": {"200": N},
+  // "by_model": {model id: N}}}: writes_log holds the newest writes, oldest first;
   // writes_log_dropped older ones were dropped from it (so writes_log[i] is write number
-  // writes_log_dropped + i, counted from 0 since the last Clear()).
+  // writes_log_dropped + i, counted from 0 since the last Clear()). Inference calls are not API
+  // calls: they count in "inference" only.
   nlohmann::json ToJson() const;
 
  private:
@@ -55,6 +60,10 @@ class CallRecorder {
   std::uint64_t writes_ = 0;
   std::map<std::string, std::uint64_t, std::less<>> by_operation_;
   std::deque<Write> writes_log_;
+  std::uint64_t inference_calls_ = 0;
+  std::map<std::string, std::uint64_t> inference_by_status_;
+  // Bounded by the models there are: ids of deleted models are dropped on Clear() only.
+  std::map<std::string, std::uint64_t, std::less<>> inference_by_model_;
 };
 
 }  // namespace cmlr::emulator

@@ -282,31 +282,64 @@ void Emulator::set_quirks(const Quirks& quirks) {
 }
 
 HttpResponse Emulator::HandleInference(const HttpRequest& request, const std::string& query) {
+  auto [response, model_id] = Infer(request, query);
+  calls_.RecordInference(model_id, response.result_int());
+  return std::move(response);
+}
+
+Emulator::Inference Emulator::Infer(const HttpRequest& request, const std::string& query) {
   auto error = [](unsigned status, std::string message) {
     return JsonResponse(status, json{{"success", false}, {"error", std::move(message)}});
   };
-  if (request.method() != http::verb::post) return error(405, "method not allowed");
+  if (request.method() != http::verb::post) return {error(405, "method not allowed")};
   const auto params = ParseQuery(query);
   const auto key = params.find("accessKey");
   const Model* model = key == params.end() ? nullptr : state_->FindModelByAccessKey(key->second);
-  if (model == nullptr) return error(404, "model not found: unknown accessKey");
+  if (model == nullptr) return {error(404, "model not found: unknown accessKey")};
   if (model->auth_enabled && state_->FindUserByKey(BearerKey(request)) == nullptr) {
-    return error(401, "unauthorized: this model requires Authorization: Bearer <API key>");
+    return {error(401, "unauthorized: this model requires Authorization: Bearer <API key>"),
+            model->id};
+  }
+  if (faults_.TakeModelBusy()) {
+    return {error(429, "model.busy: every replica is busy; retry later"), model->id};
   }
   state_->Settle(clock_.Now());
   const Deployment* serving = nullptr;
   for (const Deployment* d : state_->DeploymentsOfModel(model->id)) {
     if (d->status == "deployed") serving = d;
   }
-  if (serving == nullptr) return error(429, "model.busy: no replica of this model is deployed");
+  if (serving == nullptr) {
+    return {error(429, "model.busy: no replica of this model is deployed"), model->id};
+  }
   const json body = json::parse(request.body(), nullptr, false);
-  if (body.is_discarded()) return error(400, "malformed JSON in the request body");
+  if (body.is_discarded()) return {error(400, "malformed JSON in the request body"), model->id};
   auto scored = ScoreFraud(body);
-  if (!scored.ok()) return error(400, scored.status().message());
-  const std::size_t rows = (*scored)["predictions"].size();
+  if (!scored.ok()) return {error(400, scored.status().message()), model->id};
+  return {InferenceAnswer(*serving, std::move(*scored)), model->id};
+}
+
+HttpResponse Emulator::InferenceAnswer(const Deployment& serving, json scored) const {
+  // The registered version behind the serving deployment decides how well it serves.
+  const Build* build = state_->FindBuild(serving.build_id);
+  const RegisteredModelVersion* version =
+      build == nullptr ? nullptr : state_->FindVersion(build->registered_model_version_id);
+  const std::string behaviour = version == nullptr ? "" : version->run.inference;
+  const std::string replica = fmt::format("{}-0", serving.id.substr(0, 8));
+  const std::size_t rows = scored["predictions"].size();
+  if (behaviour == "broken") {
+    return JsonResponse(500, json{{"success", false},
+                                  {"error",
+                                   "model.error: the model raised ValueError: could not "
+                                   "convert string to float"},
+                                  {"ReplicaID", replica},
+                                  {"StatusCode", 500}});
+  }
+  if (behaviour == "wrong") {
+    scored = json{{"error", "feature mismatch: the model expects 15 columns, got 14"}};
+  }
   return JsonResponse(200, json{{"success", true},
-                                {"response", std::move(*scored)},
-                                {"ReplicaID", fmt::format("{}-0", serving->id.substr(0, 8))},
+                                {"response", std::move(scored)},
+                                {"ReplicaID", replica},
                                 {"Size", rows},
                                 {"StatusCode", 200}});
 }

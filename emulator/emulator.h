@@ -43,9 +43,16 @@ struct EmulatorOptions {
 };
 
 // cml-emulator's request handling: the CML API v2 under /api/v2/, model inference under
-// /model, and the admin API under /_emulator/. Plug Handle() into a common::HttpServer and
-// ErrorResponse() into its error responder. Single-threaded: everything runs on the server's
-// executor; time comes from the Clock (latency faults wait on it too).
+// /model, and the admin API under /_emulator/. Inference (POST /model?accessKey=KEY, body
+// {"request": {...}}) answers 404 for an unknown key, 401 without a valid bearer key when the
+// model has authentication on, 429 model.busy while the model_busy fault counts down or no
+// deployment of the model is deployed, 400 for a body ScoreFraud refuses, and then as the
+// version of the serving deployment's build says: 200 {"success": true, "response":
+// {"predictions": [...]}, "ReplicaID", "Size", "StatusCode"}, 500 {"success": false, "error"}
+// (inference: broken), or 200 with "response": {"error": ...} and no predictions (wrong). Plug
+// Handle() into a common::HttpServer and ErrorResponse() into its error responder. Single-threaded:
+// everything runs on the server's executor; time comes from the Clock (latency faults wait on it
+// too).
 class Emulator {
  public:
   // INVALID_ARGUMENT for a bad fixture, bad fault settings or an unreadable state file.
@@ -86,8 +93,16 @@ class Emulator {
   void ClearReadCache();
   // The runtimeError answer, with the HTTP status the quirks call for.
   common::HttpResponse ApiError(const common::Status& status) const;
+  struct Inference {
+    common::HttpResponse response;
+    std::string model_id;  // empty: no model was found
+  };
+  // POST /model?accessKey=KEY, counted in calls_.
   common::HttpResponse HandleInference(const common::HttpRequest& request,
                                        const std::string& query);
+  Inference Infer(const common::HttpRequest& request, const std::string& query);
+  // 200 with the scores, or as the served version's `inference` says (broken, wrong).
+  common::HttpResponse InferenceAnswer(const Deployment& serving, nlohmann::json scored) const;
 
   EmulatorOptions options_;
   common::Clock& clock_;

@@ -189,6 +189,7 @@ class EmulatorState {
   // Looks a deployment up by id alone (admin API).
   const Deployment* FindDeployment(std::string_view deployment_id) const;
   const Build* FindBuild(std::string_view build_id) const;
+  const RegisteredModelVersion* FindVersion(std::string_view model_version_id) const;
 
   // Everything, in the API's wire encoding, for the admin state dump.
   nlohmann::json DumpForAdmin() const;
@@ -215,7 +216,6 @@ class EmulatorState {
   void ApplyBuildTransition(Build& build, common::TimePoint at);
   void ApplyDeploymentTransition(std::size_t index, common::TimePoint at);
   void NextVersionTransition(std::optional<Transition>& best) const;
-  const RegisteredModelVersion* FindVersion(std::string_view model_version_id) const;
   void ApplyUpdate(Model& model, const ModelUpdate& update) const;
   void Changed() {
     next_transition_ = std::nullopt;

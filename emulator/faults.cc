@@ -25,6 +25,7 @@ common::Status ValidateFaultSettings(const FaultSettings& s) {
   if (s.retry_after_seconds < 0) {
     return common::InvalidArgumentError("retry_after_seconds: must not be negative");
   }
+  if (s.model_busy < 0) return common::InvalidArgumentError("model_busy: must not be negative");
   return common::OkStatus();
 }
 
@@ -46,11 +47,12 @@ common::StatusOr<FaultSettings> ParseFaultSettings(const json& j, FaultSettings 
       if (key == "throttle_rate") s.throttle_rate = rate;
       if (key == "reset_rate") s.reset_rate = rate;
       if (key == "ambiguous_rate") s.ambiguous_rate = rate;
-    } else if (key == "retry_after_seconds") {
-      if (!value.is_number_integer()) {
-        return common::InvalidArgumentError("retry_after_seconds: expected an integer");
+    } else if (key == "retry_after_seconds" || key == "model_busy") {
+      if (!value.is_number_integer() || value.get<std::int64_t>() < -1'000'000'000 ||
+          value.get<std::int64_t>() > 1'000'000'000) {
+        return common::InvalidArgumentError(fmt::format("{}: expected an integer", key));
       }
-      s.retry_after_seconds = value.get<int>();
+      (key == "model_busy" ? s.model_busy : s.retry_after_seconds) = value.get<int>();
     } else if (key == "operations") {
       if (!value.is_array()) return common::InvalidArgumentError("operations: expected a list");
       s.operations.clear();
@@ -75,7 +77,8 @@ json FaultSettingsToJson(const FaultSettings& s) {
               {"reset_rate", s.reset_rate},
               {"ambiguous_rate", s.ambiguous_rate},
               {"retry_after_seconds", s.retry_after_seconds},
-              {"operations", s.operations}};
+              {"operations", s.operations},
+              {"model_busy", s.model_busy}};
 }
 
 Fault FaultInjector::Decide(std::string_view operation, bool is_write) {
@@ -95,6 +98,12 @@ Fault FaultInjector::Decide(std::string_view operation, bool is_write) {
   edge += s.ambiguous_rate;
   if (u < edge && is_write) return Fault::kAmbiguous;
   return Fault::kNone;
+}
+
+bool FaultInjector::TakeModelBusy() {
+  if (settings_.model_busy <= 0) return false;
+  --settings_.model_busy;
+  return true;
 }
 
 }  // namespace cmlr::emulator

@@ -23,6 +23,9 @@ struct FaultSettings {
   int retry_after_seconds = 1;
   // Operation names the faults apply to; empty: all.
   std::set<std::string, std::less<>> operations;
+  // The next this many inference calls (POST /model that reach a model) answer 429 model.busy;
+  // each one counts down.
+  int model_busy = 0;
 };
 
 // {"latency": "50ms", "error_rate": 0.1, ...}; every key optional, on top of `base`.
@@ -45,6 +48,8 @@ class FaultInjector {
   void set_settings(FaultSettings settings) { settings_ = std::move(settings); }
 
   Fault Decide(std::string_view operation, bool is_write);
+  // True (and one less to come) while model_busy is above zero.
+  bool TakeModelBusy();
 
  private:
   FaultSettings settings_;

@@ -90,66 +90,78 @@ std::map<std::string, double> Metrics(const YAML::Node& parent, const std::strin
   return metrics;
 }
 
-Fixture Parse(const YAML::Node& root) {
-  Fixture fixture;
-  if (!root.IsMap()) Fail(root, "fixture", "expected a mapping");
-  CheckKeys(root, "fixture", {"users", "projects", "runtimes", "registered_models", "mlflow_runs"});
-  std::set<std::string> usernames;
-  std::set<std::string> keys;
-  ForEach(root, "users", [&](const YAML::Node& n, const std::string& path) {
+std::string Inference(const YAML::Node& parent, const std::string& path) {
+  const std::string value = Str(parent, path, "inference", false, "ok");
+  if (value != "ok" && value != "broken" && value != "wrong") {
+    Fail(parent["inference"], path + ".inference", "expected ok, broken or wrong");
+  }
+  return value == "ok" ? "" : value;
+}
+
+// What the parts of a fixture check against each other.
+class FixtureParser {
+ public:
+  Fixture Parse(const YAML::Node& root) {
+    if (!root.IsMap()) Fail(root, "fixture", "expected a mapping");
+    CheckKeys(root, "fixture",
+              {"users", "projects", "runtimes", "registered_models", "mlflow_runs"});
+    ForEach(root, "users", [&](const auto& n, const auto& path) { AddUser(n, path); });
+    ForEach(root, "projects", [&](const auto& n, const auto& path) { AddProject(n, path); });
+    ForEach(root, "runtimes", [&](const auto& n, const auto& path) { AddRuntime(n, path); });
+    ForEach(root, "registered_models",
+            [&](const auto& n, const auto& path) { AddRegisteredModel(n, path); });
+    ForEach(root, "mlflow_runs", [&](const YAML::Node& n, const std::string& path) {
+      CheckKeys(
+          n, path,
+          {"experiment_id", "run_id", "model_path", "project", "metrics", "broken", "inference"});
+      const std::string project = Str(n, path, "project", true);
+      CheckProject(n, path + ".project", project);
+      fixture_.mlflow_runs.push_back(ParseRun(n, path, project));
+    });
+    return std::move(fixture_);
+  }
+
+ private:
+  void AddUser(const YAML::Node& n, const std::string& path) {
     CheckKeys(n, path, {"username", "name", "email", "api_keys"});
     User user{.username = Str(n, path, "username", true),
               .name = Str(n, path, "name"),
               .email = Str(n, path, "email")};
-    if (!usernames.insert(user.username).second) Fail(n, path, "duplicate username");
+    if (!usernames_.insert(user.username).second) Fail(n, path, "duplicate username");
     if (n["api_keys"]) {
       if (!n["api_keys"].IsSequence()) Fail(n["api_keys"], path + ".api_keys", "expected a list");
       for (const auto& key : n["api_keys"]) {
-        if (!keys.insert(key.as<std::string>()).second) Fail(key, path, "duplicate API key");
+        if (!keys_.insert(key.as<std::string>()).second) Fail(key, path, "duplicate API key");
         user.api_keys.push_back(key.as<std::string>());
       }
     }
-    fixture.users.push_back(std::move(user));
-  });
-  auto check_user = [&](const YAML::Node& n, const std::string& path, const std::string& name) {
-    if (!usernames.contains(name)) Fail(n, path, "unknown user " + name);
-  };
-  std::set<std::string> project_ids;
-  ForEach(root, "projects", [&](const YAML::Node& n, const std::string& path) {
+    fixture_.users.push_back(std::move(user));
+  }
+
+  void AddProject(const YAML::Node& n, const std::string& path) {
     CheckKeys(n, path, {"public_identifier", "name", "owner"});
     Project project{.public_identifier = Str(n, path, "public_identifier", true),
                     .name = Str(n, path, "name", true),
                     .owner = Str(n, path, "owner", true)};
-    check_user(n, path + ".owner", project.owner);
-    if (!project_ids.insert(project.public_identifier).second) Fail(n, path, "duplicate project");
-    fixture.projects.push_back(std::move(project));
-  });
-  auto check_project = [&](const YAML::Node& n, const std::string& path, const std::string& id) {
-    if (!project_ids.contains(id)) Fail(n, path, "unknown project " + id);
-  };
-  ForEach(root, "runtimes", [&](const YAML::Node& n, const std::string& path) {
+    CheckUser(n, path + ".owner", project.owner);
+    if (!project_ids_.insert(project.public_identifier).second) Fail(n, path, "duplicate project");
+    fixture_.projects.push_back(std::move(project));
+  }
+
+  void AddRuntime(const YAML::Node& n, const std::string& path) {
     CheckKeys(n, path,
               {"image_identifier", "editor", "kernel", "edition", "description", "full_version",
                "status"});
-    fixture.runtimes.push_back(Runtime{.image_identifier = Str(n, path, "image_identifier", true),
-                                       .editor = Str(n, path, "editor"),
-                                       .kernel = Str(n, path, "kernel"),
-                                       .edition = Str(n, path, "edition"),
-                                       .description = Str(n, path, "description"),
-                                       .full_version = Str(n, path, "full_version"),
-                                       .status = Str(n, path, "status", false, "ENABLED")});
-  });
-  auto parse_run = [&](const YAML::Node& n, const std::string& path, const std::string& project) {
-    MlflowRun run{.experiment_id = Str(n, path, "experiment_id", true),
-                  .run_id = Str(n, path, "run_id", true),
-                  .model_path = Str(n, path, "model_path", false, "artifacts"),
-                  .project_id = project,
-                  .metrics = Metrics(n, path),
-                  .broken = Scalar<bool>(n, path, "broken", false, "a boolean")};
-    return run;
-  };
-  std::set<std::string> registry_ids;
-  ForEach(root, "registered_models", [&](const YAML::Node& n, const std::string& path) {
+    fixture_.runtimes.push_back(Runtime{.image_identifier = Str(n, path, "image_identifier", true),
+                                        .editor = Str(n, path, "editor"),
+                                        .kernel = Str(n, path, "kernel"),
+                                        .edition = Str(n, path, "edition"),
+                                        .description = Str(n, path, "description"),
+                                        .full_version = Str(n, path, "full_version"),
+                                        .status = Str(n, path, "status", false, "ENABLED")});
+  }
+
+  void AddRegisteredModel(const YAML::Node& n, const std::string& path) {
     CheckKeys(n, path,
               {"model_id", "name", "description", "owner", "project", "visibility", "created_at",
                "versions"});
@@ -162,45 +174,66 @@ Fixture Parse(const YAML::Node& root) {
                           .created_at = Time(n, path, "created_at"),
                           .from_fixture = true};
     model.updated_at = model.created_at;
-    check_user(n, path + ".owner", model.owner);
-    check_project(n, path + ".project", model.project_id);
-    if (!registry_ids.insert(model.model_id).second) Fail(n, path, "duplicate model_id");
-    ForEach(n, "versions", [&](const YAML::Node& v, const std::string& vpath_suffix) {
-      const std::string vpath = path + "." + vpath_suffix;
-      CheckKeys(v, vpath,
-                {"model_version_id", "number", "experiment_id", "run_id", "model_path",
-                 "created_at", "metrics", "broken", "notes", "status"});
-      RegisteredModelVersion version{.model_version_id = Str(v, vpath, "model_version_id", true),
-                                     .number = Scalar<int>(v, vpath, "number", 0, "an integer"),
-                                     .username = model.owner,
-                                     .notes = Str(v, vpath, "notes"),
-                                     .created_at = Time(v, vpath, "created_at"),
-                                     .status = Str(v, vpath, "status", false, "REGISTERED"),
-                                     .run = parse_run(v, vpath, model.project_id),
-                                     .from_fixture = true};
-      version.updated_at = version.created_at;
-      if (version.number <= 0) Fail(v, vpath + ".number", "must be a positive integer");
-      if (!registry_ids.insert(version.model_version_id).second) {
-        Fail(v, vpath, "duplicate model_version_id");
-      }
-      model.versions.push_back(std::move(version));
+    CheckUser(n, path + ".owner", model.owner);
+    CheckProject(n, path + ".project", model.project_id);
+    if (!registry_ids_.insert(model.model_id).second) Fail(n, path, "duplicate model_id");
+    ForEach(n, "versions", [&](const YAML::Node& v, const std::string& suffix) {
+      model.versions.push_back(ParseVersion(v, path + "." + suffix, model));
     });
-    fixture.registered_models.push_back(std::move(model));
-  });
-  ForEach(root, "mlflow_runs", [&](const YAML::Node& n, const std::string& path) {
-    CheckKeys(n, path, {"experiment_id", "run_id", "model_path", "project", "metrics", "broken"});
-    const std::string project = Str(n, path, "project", true);
-    check_project(n, path + ".project", project);
-    fixture.mlflow_runs.push_back(parse_run(n, path, project));
-  });
-  return fixture;
-}
+    fixture_.registered_models.push_back(std::move(model));
+  }
+
+  RegisteredModelVersion ParseVersion(const YAML::Node& v, const std::string& path,
+                                      const RegisteredModel& model) {
+    CheckKeys(v, path,
+              {"model_version_id", "number", "experiment_id", "run_id", "model_path", "created_at",
+               "metrics", "broken", "inference", "notes", "status"});
+    RegisteredModelVersion version{.model_version_id = Str(v, path, "model_version_id", true),
+                                   .number = Scalar<int>(v, path, "number", 0, "an integer"),
+                                   .username = model.owner,
+                                   .notes = Str(v, path, "notes"),
+                                   .created_at = Time(v, path, "created_at"),
+                                   .status = Str(v, path, "status", false, "REGISTERED"),
+                                   .run = ParseRun(v, path, model.project_id),
+                                   .from_fixture = true};
+    version.updated_at = version.created_at;
+    if (version.number <= 0) Fail(v, path + ".number", "must be a positive integer");
+    if (!registry_ids_.insert(version.model_version_id).second) {
+      Fail(v, path, "duplicate model_version_id");
+    }
+    return version;
+  }
+
+  static MlflowRun ParseRun(const YAML::Node& n, const std::string& path,
+                            const std::string& project) {
+    return MlflowRun{.experiment_id = Str(n, path, "experiment_id", true),
+                     .run_id = Str(n, path, "run_id", true),
+                     .model_path = Str(n, path, "model_path", false, "artifacts"),
+                     .project_id = project,
+                     .metrics = Metrics(n, path),
+                     .broken = Scalar<bool>(n, path, "broken", false, "a boolean"),
+                     .inference = Inference(n, path)};
+  }
+
+  void CheckUser(const YAML::Node& n, const std::string& path, const std::string& name) const {
+    if (!usernames_.contains(name)) Fail(n, path, "unknown user " + name);
+  }
+  void CheckProject(const YAML::Node& n, const std::string& path, const std::string& id) const {
+    if (!project_ids_.contains(id)) Fail(n, path, "unknown project " + id);
+  }
+
+  Fixture fixture_;
+  std::set<std::string> usernames_;
+  std::set<std::string> keys_;
+  std::set<std::string> project_ids_;
+  std::set<std::string> registry_ids_;
+};
 
 }  // namespace
 
 StatusOr<Fixture> ParseFixture(std::string_view yaml, std::string_view source_name) {
   try {
-    return Parse(YAML::Load(std::string(yaml)));
+    return FixtureParser().Parse(YAML::Load(std::string(yaml)));
   } catch (const FixtureError& e) {
     return common::InvalidArgumentError(fmt::format(
         "{}:{}:{}: {}: {}", source_name, e.mark.line + 1, e.mark.column + 1, e.path, e.message));

@@ -56,7 +56,8 @@ constexpr auto FieldsOf(std::type_identity<Runtime>) {
 constexpr auto FieldsOf(std::type_identity<MlflowRun>) {
   return std::tuple{CMLR_FIELD(MlflowRun, experiment_id), CMLR_FIELD(MlflowRun, run_id),
                     CMLR_FIELD(MlflowRun, model_path),    CMLR_FIELD(MlflowRun, project_id),
-                    CMLR_FIELD(MlflowRun, metrics),       CMLR_FIELD(MlflowRun, broken)};
+                    CMLR_FIELD(MlflowRun, metrics),       CMLR_FIELD(MlflowRun, broken),
+                    CMLR_FIELD(MlflowRun, inference)};
 }
 
 constexpr auto FieldsOf(std::type_identity<RegisteredModelVersion>) {

@@ -50,6 +50,9 @@ struct MlflowRun {
   std::string project_id;
   std::map<std::string, double> metrics;
   bool broken = false;  // builds of versions registered from it fail
+  // How a deployment of a version registered from it answers inference: "" scores, "broken"
+  // answers 500, "wrong" answers 200 without predictions.
+  std::string inference;
 
   bool operator==(const MlflowRun&) const = default;
 };

@@ -186,7 +186,7 @@ TEST_F(EmulatorOpsTest, InjectsDrift) {
   const json state = Call(http::verb::get, "/_emulator/state").body;
   const auto& deployments = state["projects"][0]["models"][0]["builds"][0]["deployments"];
   EXPECT_EQ(deployments.size(), 2u);
-  EXPECT_EQ(state["registered_models"][0]["model_versions"].size(), 3u);
+  EXPECT_EQ(state["registered_models"][0]["model_versions"].size(), 5u);
   EXPECT_EQ(Calls()["writes"], 3);
   EXPECT_EQ(Call(http::verb::post, "/_emulator/drift/stop_deployment", json{{"deployment_id", "x"}})
                 .status,

@@ -23,6 +23,9 @@ inline constexpr char kProject[] = "abcd-1234-efgh-5678";
 inline constexpr char kRegisteredModel[] = "f1tr-4tim-5zvf-kw5d";
 inline constexpr char kVersion1[] = "85u3-5bg6-1aew-ku7u";
 inline constexpr char kVersion3[] = "q7vn-2cb8-j5rt-6ys0";
+// Versions 4 and 5 of FraudCLF-alice build and deploy but serve badly (inference: broken, wrong).
+inline constexpr char kBrokenInferenceVersion[] = "w8ne-4kd7-p2rx-9tfa";
+inline constexpr char kWrongInferenceVersion[] = "h3zc-6vm1-t8qb-5ljd";
 inline constexpr char kBrokenVersion[] = "m4hs-8wt2-k6ud-1qpa";
 inline constexpr char kRuntime[] =
     "docker.repository.cloudera.com/cloudera/cdsw/"

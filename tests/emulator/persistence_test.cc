@@ -22,7 +22,8 @@ MlflowRun FilledRun(const std::string& suffix) {
                    .model_path = "artifacts/" + suffix,
                    .project_id = "proj-1",
                    .metrics = {{"auc", 0.9}, {"loss", std::numeric_limits<double>::infinity()}},
-                   .broken = true};
+                   .broken = true,
+                   .inference = "wrong"};
 }
 
 // Every field of every persisted struct set to a value other than its default (the test below

@@ -14,8 +14,8 @@
 // Contract checked: nothing throws or crashes; a 2xx body is parsed JSON or INVALID_ARGUMENT;
 // any other status is an error that carries the HTTP status, names the operation, stays short
 // and on one line, and says UNAVAILABLE for the statuses the client retries; every message can
-// go into JSON (valid UTF-8); Retry-After is read only on 429 and 503 and is never negative
-// nor above kMaxRetryAfter.
+// go into JSON (valid UTF-8); Retry-After is read only on throttling answers (429, or 403 with
+// gRPC code 8 from grpc-gateway v1) and 503, and is never negative nor above kMaxRetryAfter.
 
 #include <chrono>
 #include <cstddef>
@@ -105,7 +105,7 @@ void CheckReading(const Decoder& decoder, const api::HttpResponse& response,
   const int status = static_cast<int>(response.result_int());
   Check(reading.http_status == status, "http_status");
   if (reading.retry_after.has_value()) {
-    Check(status == 429 || status == 503, "Retry-After read on another status");
+    Check(reading.throttled || status == 503, "Retry-After read on another status");
     Check(*reading.retry_after >= common::Duration::zero() &&
               *reading.retry_after <= api::kMaxRetryAfter,
           "Retry-After delay out of range", std::to_string(reading.retry_after->count()) + "ns");

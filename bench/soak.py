@@ -11,7 +11,10 @@ SOAK_MINUTES (default 30), lets everything converge, samples again, and fails wh
 by 5 % or more, or when the models did not converge.
 
 Environment: SOAK_MINUTES (default 30), SOAK_WARMUP_SECONDS (default 120),
-CMLR_RELEASE_DIR (default build/release). The work directory (logs) is kept when it fails.
+CMLR_RELEASE_DIR (default build/release), SOAK_HISTORY_LIMIT (default unset: CML keeps every
+stopped deployment, as the real one does; N: the emulator keeps the newest N stopped or failed
+deployments per model, a fixed-size history, to tell a leak from growth that follows the data).
+The work directory (logs) is kept when it fails.
 """
 
 import json
@@ -106,12 +109,16 @@ def main():
         tree_root.mkdir()
         tree = GitSyncTree(tree_root)
         tree.publish()
+        history_limit = os.environ.get("SOAK_HISTORY_LIMIT")
+        history = ["--history-limit", history_limit] if history_limit else []
         emulator = Emulator(procs, EMULATOR, key_file, build_seconds=1, deploy_seconds=1,
-                            extra=FAULTS)
+                            extra=FAULTS + history)
         daemon = Daemon(procs, DAEMON, emulator, key_file, tree.link, ["--resync", "30s"], "warn")
         daemon.wait_port()
         log(f"emulator :{emulator.port}, daemon :{daemon.port} (pid {daemon.pid}), {MODELS} "
-            f"models, {minutes:g} min after a {warmup:g} s warm-up; logs in {work}")
+            f"models, {minutes:g} min after a {warmup:g} s warm-up, CML history "
+            f"{'limited to ' + history_limit + ' per model' if history_limit else 'unlimited'}; "
+            f"logs in {work}")
         if not converged(daemon, 180):
             sys.exit("soak: FAIL: the models did not converge at the start")
 

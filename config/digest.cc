@@ -70,7 +70,10 @@ std::string CanonicalText(const ModelDeploymentSpec& spec) {
   StringMap(out, "labels", spec.labels);
   Field(out, "projectId", spec.project_id);
   Field(out, "modelName", spec.model_name);
-  Field(out, "description", spec.description);
+  // An omitted description writes the line it always did (digests of existing specs stay);
+  // an explicitly empty one is told apart by a line of its own.
+  Field(out, "description", spec.description.value_or(""));
+  if (spec.description && spec.description->empty()) out += "description.empty=1\n";
   Number(out, "authentication", spec.authentication);
   const RegisteredModelRef& model = spec.registered_model;
   Field(out, "registeredModel.name", model.name);

@@ -104,7 +104,8 @@ struct ModelDeploymentSpec {
   std::map<std::string, std::string> labels;
   std::string project_id;
   std::string model_name;  // defaults to name
-  std::string description;
+  // Managed only when given: an omitted description leaves the CML model's alone.
+  std::optional<std::string> description;
   bool authentication = true;
   RegisteredModelRef registered_model;
   std::variant<std::string, RuntimeSelector> runtime;  // image identifier or selector

@@ -78,6 +78,7 @@ ModelReconciler::ModelReconciler(api::CmlClient& client, common::Clock& clock,
       logger_(std::move(logger)),
       options_(options),
       jitter_(options.jitter_seed),
+      reader_(client),
       observations_(client, clock,
                     {.full_observe_every = options.full_observe_every,
                      .listing_max_age = options.listing_max_age}) {}
@@ -96,13 +97,15 @@ void ModelReconciler::BeginPass(const config::ModelDeploymentSpec& spec, Progres
   if (progress.retry_requested_at) {
     progress.attempts_since = *progress.retry_requested_at;
     progress.retry_requested_at.reset();
-    observations_.Invalidate(spec.name);
+    progress.writes.NewGeneration();
+    observations_.Invalidate(spec.name, /*forget_unseen_writes=*/true);
   }
   progress.last_spec = spec;
   if (progress.generation != spec.digest) {
     progress.generation = spec.digest;
     progress.generation_seen_at = clock_.Now();
     progress.drift_counted = false;
+    progress.writes.NewGeneration();
     observations_.Invalidate(spec.name);
   }
   status.desired_digest = spec.digest;
@@ -120,7 +123,9 @@ net::awaitable<StatusOr<Plan>> ModelReconciler::ObserveAndPlan(
     const ObservedState& observed = *observation->state;
     status.resolved_runtime = observed.runtime_identifier.value_or("");
     Plan plan = ComputePlan(spec, observed,
-                            {.now = clock_.Now(), .attempts_since = progress.attempts_since});
+                            {.now = clock_.Now(),
+                             .attempts_since = progress.attempts_since,
+                             .ledger = &progress.writes});
     const bool wants_write = plan.action && !plan.suppressed_by_suspend;
     if (!wants_write || round > 0 || observation->kind == ObservationKind::kFull ||
         observations_.MayWrite(spec.name, *plan.action)) {
@@ -175,11 +180,17 @@ net::awaitable<StatusOr<WriteAnswer>> ModelReconciler::Write(const std::string& 
                                                         action.build_id, action.deployment_request),
                  detail, "deployment_id");
       break;
-    case ActionKind::kStopDeployment:
-      answer = Answer(co_await client_.StopModelDeployment(action.project_id, action.model_id,
-                                                           action.build_id, action.deployment_id),
-                      detail, "deployment_id");
+    case ActionKind::kStopDeployment: {
+      auto stopped = co_await client_.StopModelDeployment(action.project_id, action.model_id,
+                                                          action.build_id, action.deployment_id);
+      if (!stopped.ok()) {  // a 403 may mean the deployment is gone (design 4a)
+        stopped =
+            co_await reader_.ExplainForbidden(stopped.status(), action.project_id, action.model_id,
+                                              action.build_id, action.deployment_id);
+      }
+      answer = Answer(std::move(stopped), detail, "deployment_id");
       break;
+    }
   }
   const common::TimePoint end = clock_.Now();
   const std::string_view operation = ActionName(action.kind);
@@ -360,7 +371,8 @@ net::awaitable<StatusOr<PassResult>> ModelReconciler::Reconcile(
     status.next_reconcile_at = now + options_.ambiguous_grace;
     co_return PassResult{.requeue_after = options_.ambiguous_grace, .plan = std::move(plan)};
   }
-  observations_.Absorb(name, *written);
+  progress.writes.Record(action, plan.reason, clock_.Now());
+  observations_.Absorb(name, action, *written);
   if (!plan.drift.empty() && !progress.drift_counted && metrics_ != nullptr) {
     for (const std::string& field : plan.drift) metrics_->CountDrift(name, field);
     progress.drift_counted = true;

@@ -17,6 +17,7 @@
 #include "controllers/observation_cache.h"
 #include "controllers/planner.h"
 #include "controllers/status_store.h"
+#include "controllers/write_budget.h"
 
 namespace cmlr::controllers {
 
@@ -94,6 +95,7 @@ class ModelReconciler {
     std::optional<ActionKind> pending_kind;
     common::TimePoint pending_at{};
     bool drift_counted = false;
+    WriteLedger writes;  // for the write budget of design 4a
   };
 
   void BeginPass(const config::ModelDeploymentSpec& spec, Progress& progress, ModelStatus& status);
@@ -127,6 +129,7 @@ class ModelReconciler {
   std::shared_ptr<spdlog::logger> logger_;
   ReconcilerOptions options_;
   common::Jitter jitter_;
+  CmlReader reader_;
   ObservationCache observations_;
   std::map<std::string, Progress, std::less<>> progress_;
 };

@@ -10,12 +10,6 @@ using common::StatusOr;
 
 namespace {
 
-api::ListOptions Filter(std::string_view key, const std::string& value) {
-  api::ListOptions options;
-  options.search_filter[std::string(key)] = value;
-  return options;
-}
-
 // Forgets the observation and how to refresh it. What this reconciler created is kept: a full
 // observation does not make its own build a stranger.
 template <typename Entry>
@@ -36,99 +30,54 @@ void Replace(std::vector<T>& items, const T& item) {
   items.push_back(item);
 }
 
+// What a create made, to look for until a list shows it.
+void RememberCreated(ReadMemory& reads, const PlannedAction& action, const WriteAnswer& answer,
+                     common::TimePoint now) {
+  ReadMemory::Created created{.kind = action.kind, .at = now};
+  if (const auto* registered = std::get_if<api::RegisteredModel>(&answer)) {
+    const auto newest =
+        std::max_element(registered->model_versions.begin(), registered->model_versions.end(),
+                         [](const auto& a, const auto& b) { return a.number < b.number; });
+    if (newest == registered->model_versions.end()) return;
+    created.id = newest->model_version_id;
+    created.parent_id = registered->model_id;
+  } else if (action.kind == ActionKind::kCreateModel) {
+    created.id = std::get<api::Model>(answer).id;
+  } else if (action.kind == ActionKind::kCreateBuild) {
+    const auto& build = std::get<api::ModelBuild>(answer);
+    created.id = build.id;
+    created.parent_id = action.model_id;
+    // What the build is never changes: a sparse listing later needs no get for it.
+    reads.build_identities[build.id] = {
+        build.registered_model_version_id.empty() ? action.build_request.registered_model_version_id
+                                                  : build.registered_model_version_id,
+        build.runtime_identifier.empty() ? action.build_request.runtime_identifier
+                                         : build.runtime_identifier};
+  } else if (action.kind == ActionKind::kCreateDeployment) {
+    created.id = std::get<api::ModelDeployment>(answer).id;
+    created.parent_id = action.build_id;
+  } else {
+    return;  // updates and stops create nothing
+  }
+  if (!created.id.empty()) reads.unseen.push_back(std::move(created));
+}
+
 }  // namespace
 
 ObservationCache::ObservationCache(api::CmlClient& client, common::Clock& clock, Options options)
-    : client_(client),
-      clock_(clock),
+    : clock_(clock),
       options_(options),
+      reader_(client),
       listings_(client, clock, options.listing_max_age) {}
-
-net::awaitable<Status> ObservationCache::ReadRegistry(const config::ModelDeploymentSpec& spec,
-                                                      ObservedState& observed) {
-  const config::RegisteredModelRef& ref = spec.registered_model;
-  std::string registry_id = ref.id;
-  if (registry_id.empty()) {
-    auto listed = co_await client_.ListRegisteredModels(Filter("model_name", ref.name));
-    if (!listed.ok()) co_return listed.status().Annotate("list_registered_models");
-    for (const api::RegisteredModel& m : *listed) {
-      if (m.name == ref.name) registry_id = m.model_id;  // exact: the filter is a substring
-    }
-  }
-  if (registry_id.empty()) co_return common::OkStatus();
-  auto model = co_await client_.GetRegisteredModel(registry_id, api::ListOptions());
-  if (!model.ok()) {
-    if (model.status().code() == common::StatusCode::kNotFound) co_return common::OkStatus();
-    co_return model.status().Annotate("get_registered_model");
-  }
-  observed.registered_model = std::move(model).value();
-  for (const api::RegisteredModelVersion& v : observed.registered_model->model_versions) {
-    const bool match = ref.version ? v.number == *ref.version
-                                   : v.model_version_metadata.mlflow_metadata.run_id ==
-                                         ref.from_experiment_run->run_id;
-    if (match && (!observed.version || v.number > observed.version->number)) observed.version = v;
-  }
-  co_return common::OkStatus();
-}
-
-net::awaitable<Status> ObservationCache::ReadRuntime(const config::ModelDeploymentSpec& spec,
-                                                     ObservedState& observed) {
-  if (const auto* image = std::get_if<std::string>(&spec.runtime)) {
-    observed.runtime_identifier = *image;
-    co_return common::OkStatus();
-  }
-  const auto& selector = std::get<config::RuntimeSelector>(spec.runtime);
-  api::ListOptions by_selector;
-  by_selector.search_filter = nlohmann::json::object();
-  if (!selector.kernel.empty()) by_selector.search_filter["kernel"] = selector.kernel;
-  if (!selector.edition.empty()) by_selector.search_filter["edition"] = selector.edition;
-  if (!selector.editor.empty()) by_selector.search_filter["editor"] = selector.editor;
-  auto runtimes = co_await client_.ListRuntimes(std::move(by_selector));
-  if (!runtimes.ok()) co_return runtimes.status().Annotate("list_runtimes");
-  if (auto runtime = ResolveRuntime(selector, *runtimes)) {
-    observed.runtime_identifier = runtime->image_identifier;
-  }
-  co_return common::OkStatus();
-}
-
-net::awaitable<Status> ObservationCache::ReadModel(const config::ModelDeploymentSpec& spec,
-                                                   ObservedState& observed) {
-  auto models = co_await client_.ListModels(spec.project_id, Filter("name", spec.model_name));
-  if (!models.ok()) co_return models.status().Annotate("list_models");
-  for (api::Model& m : *models) {
-    if (m.name == spec.model_name) observed.model = std::move(m);
-  }
-  if (!observed.model) co_return common::OkStatus();
-
-  auto builds =
-      co_await client_.ListModelBuilds(spec.project_id, observed.model->id, api::ListOptions());
-  if (!builds.ok()) co_return builds.status().Annotate("list_model_builds");
-  observed.builds = std::move(builds).value();
-  for (const api::ModelBuild& build : observed.builds) {
-    // A failed build never had a deployment; every other one may have.
-    if (ClassifyBuild(build.status) == BuildPhase::kFailed) continue;
-    auto deployments = co_await client_.ListModelDeployments(spec.project_id, observed.model->id,
-                                                             build.id, api::ListOptions());
-    if (!deployments.ok()) co_return deployments.status().Annotate("list_model_deployments");
-    for (api::ModelDeployment& d : *deployments) observed.deployments.push_back(std::move(d));
-  }
-  co_return common::OkStatus();
-}
 
 net::awaitable<StatusOr<ObservedState>> ObservationCache::ObserveModel(
     config::ModelDeploymentSpec spec) {
-  ObservedState observed;
-  CMLR_CO_RETURN_IF_ERROR(co_await ReadModel(spec, observed));
-  co_return observed;
+  co_return co_await reader_.ReadModel(std::move(spec), nullptr);
 }
 
 net::awaitable<StatusOr<ObservedState>> ObservationCache::ObserveOnce(
     config::ModelDeploymentSpec spec) {
-  ObservedState observed;
-  CMLR_CO_RETURN_IF_ERROR(co_await ReadRegistry(spec, observed));
-  CMLR_CO_RETURN_IF_ERROR(co_await ReadRuntime(spec, observed));
-  CMLR_CO_RETURN_IF_ERROR(co_await ReadModel(spec, observed));
-  co_return observed;
+  co_return co_await reader_.ReadAll(std::move(spec), nullptr);
 }
 
 net::awaitable<StatusOr<Observation>> ObservationCache::ObserveFully(
@@ -136,7 +85,7 @@ net::awaitable<StatusOr<Observation>> ObservationCache::ObserveFully(
   Entry& entry = entries_[spec.name];
   Drop(entry);  // an error below leaves nothing remembered
   const common::TimePoint start = clock_.Now();
-  auto observed = co_await ObserveOnce(spec);
+  auto observed = co_await reader_.ReadAll(spec, &entry.reads);
   if (!observed.ok()) co_return observed.status();
   TrimObservation(spec, *observed);
   entry.observed = std::move(observed).value();
@@ -180,13 +129,13 @@ net::awaitable<Status> ObservationCache::Refresh(const config::ModelDeploymentSp
   ObservedState& observed = *entry.observed;
   const std::string& model_id = observed.model->id;
   if (entry.focus == Focus::kBuild) {
-    auto build = co_await client_.GetModelBuild(spec.project_id, model_id, entry.focus_build_id);
-    if (!build.ok()) co_return build.status().Annotate("get_model_build");
+    auto build = co_await reader_.GetBuild(spec.project_id, model_id, entry.focus_build_id);
+    if (!build.ok()) co_return build.status();
     Replace(observed.builds, *build);
   } else {
-    auto deployment = co_await client_.GetModelDeployment(
+    auto deployment = co_await reader_.GetDeployment(
         spec.project_id, model_id, entry.focus_build_id, entry.focus_deployment_id);
-    if (!deployment.ok()) co_return deployment.status().Annotate("get_model_deployment");
+    if (!deployment.ok()) co_return deployment.status();
     Replace(observed.deployments, *deployment);
   }
   co_return common::OkStatus();
@@ -211,11 +160,11 @@ net::awaitable<StatusOr<bool>> ObservationCache::Recheck(const config::ModelDepl
         runtime ? std::optional<std::string>(runtime->image_identifier) : std::nullopt;
   }
 
-  auto deployment = co_await client_.GetModelDeployment(
-      spec.project_id, observed.model->id, entry.focus_build_id, entry.focus_deployment_id);
+  auto deployment = co_await reader_.GetDeployment(spec.project_id, observed.model->id,
+                                                   entry.focus_build_id, entry.focus_deployment_id);
   if (!deployment.ok()) {
     if (deployment.status().code() == common::StatusCode::kNotFound) co_return false;
-    co_return deployment.status().Annotate("get_model_deployment");
+    co_return deployment.status();
   }
   Replace(observed.deployments, *deployment);
   co_return true;
@@ -236,8 +185,10 @@ bool ObservationCache::MayWrite(const std::string& name, const PlannedAction& ac
   return false;
 }
 
-void ObservationCache::Absorb(const std::string& name, const WriteAnswer& answer) {
+void ObservationCache::Absorb(const std::string& name, const PlannedAction& action,
+                              const WriteAnswer& answer) {
   Entry& entry = entries_[name];
+  RememberCreated(entry.reads, action, answer, clock_.Now());
   if (!entry.observed || std::holds_alternative<api::RegisteredModel>(answer)) {
     Drop(entry);  // a new registry version is read back by a full observation
     return;
@@ -295,8 +246,11 @@ const ObservedState* ObservationCache::Remembered(std::string_view name) const {
   return it == entries_.end() || !it->second.observed ? nullptr : &*it->second.observed;
 }
 
-void ObservationCache::Invalidate(const std::string& name) {
-  if (const auto it = entries_.find(name); it != entries_.end()) Drop(it->second);
+void ObservationCache::Invalidate(const std::string& name, bool forget_unseen_writes) {
+  const auto it = entries_.find(name);
+  if (it == entries_.end()) return;
+  Drop(it->second);
+  if (forget_unseen_writes) it->second.reads.unseen.clear();
 }
 
 }  // namespace cmlr::controllers

@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "config/model_deployment.h"
+#include "controllers/cml_reader.h"
 #include "controllers/planner.h"
 #include "controllers/shared_listings.h"
 
@@ -79,16 +80,18 @@ class ObservationCache {
   // Whether `action` may be sent although the observation of this pass was not a full one.
   bool MayWrite(const std::string& name, const PlannedAction& action) const;
 
-  // Folds CML's answer to a successful write into the remembered observation.
-  void Absorb(const std::string& name, const WriteAnswer& answer);
+  // Folds CML's answer to a successful `action` into the remembered observation, and remembers
+  // what it created until a list shows it (read your writes, design 4a).
+  void Absorb(const std::string& name, const PlannedAction& action, const WriteAnswer& answer);
 
   // After a pass: remembers what the next pass needs to look at (the object `plan` awaits, the
   // serving deployment of a synced model, or the answers to a chain of writes); anything else
   // makes the next pass observe fully.
   void Remember(const std::string& name, const Plan& plan, const WriteAnswer* written);
 
-  // The next pass of `name` observes fully.
-  void Invalidate(const std::string& name);
+  // The next pass of `name` observes fully. `forget_unseen_writes` (a retry) also stops looking
+  // for created objects that never showed up.
+  void Invalidate(const std::string& name, bool forget_unseen_writes = false);
   // Forgets `name` entirely (it left the desired state).
   void Erase(const std::string& name) { entries_.erase(name); }
   // What is remembered of `name` between passes (null: nothing), for tests and diagnostics.
@@ -107,14 +110,9 @@ class ObservationCache {
     bool model_created_by_us = false;  // since the last full observation
     std::string build_created_by_us;
     common::TimePoint last_full_at{};
+    ReadMemory reads;  // what helps read CML right; survives invalidation
   };
 
-  boost::asio::awaitable<common::Status> ReadRegistry(const config::ModelDeploymentSpec& spec,
-                                                      ObservedState& observed);
-  boost::asio::awaitable<common::Status> ReadRuntime(const config::ModelDeploymentSpec& spec,
-                                                     ObservedState& observed);
-  boost::asio::awaitable<common::Status> ReadModel(const config::ModelDeploymentSpec& spec,
-                                                   ObservedState& observed);
   // The awaited build or deployment, by id.
   boost::asio::awaitable<common::Status> Refresh(const config::ModelDeploymentSpec& spec,
                                                  Entry& entry);
@@ -122,9 +120,9 @@ class ObservationCache {
   boost::asio::awaitable<common::StatusOr<bool>> Recheck(const config::ModelDeploymentSpec& spec,
                                                          Entry& entry);
 
-  api::CmlClient& client_;
   common::Clock& clock_;
   Options options_;
+  CmlReader reader_;
   SharedListings listings_;
   std::map<std::string, Entry, std::less<>> entries_;
 };

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "common/duration.h"
+#include "controllers/write_budget.h"
 
 namespace cmlr::controllers {
 
@@ -188,13 +189,38 @@ std::vector<const api::ModelDeployment*> Running(const ObservedState& observed) 
 // Prerequisites: the registry version, the runtime and the CML model. Each returns true when
 // it decided the plan.
 
+// A registered version is built only once the registry says it is ready (design 4a):
+// registration may be asynchronous.
+bool PlanRegistration(const ObservedState& observed, Plan& plan) {
+  const api::RegisteredModelVersion& version = *observed.version;
+  const std::string status = Lower(version.status);
+  if (status.find("fail") != std::string::npos) {
+    plan.health = observed.model ? HealthState::kDegraded : HealthState::kMissing;
+    Stall(plan, Reason::kVersionRegistrationFailed,
+          fmt::format("registering version {} failed ({}): {}", version.number, version.status,
+                      version.error_message.empty() ? "no error message" : version.error_message));
+    return true;
+  }
+  if (status.find("pending") == std::string::npos &&
+      status.find("registering") == std::string::npos) {
+    return false;
+  }
+  plan.sync = SyncState::kOutOfSync;
+  plan.health = HealthState::kProgressing;
+  plan.reconciling = true;
+  plan.reason = Reason::kVersionRegistering;
+  plan.message = fmt::format("version {} is {}", version.number, version.status);
+  plan.next = NextCheck::kProgress;
+  return true;
+}
+
 bool PlanRegistry(const config::ModelDeploymentSpec& spec, const ObservedState& observed,
                   Plan& plan) {
   const config::RegisteredModelRef& ref = spec.registered_model;
   if (observed.registered_model && observed.version) {
     plan.live.registered_model_id = observed.registered_model->model_id;
     plan.live.registered_model_version_id = observed.version->model_version_id;
-    return false;
+    return PlanRegistration(observed, plan);
   }
   if (ref.from_experiment_run && !ref.name.empty()) {
     const config::ExperimentRunSource& run = *ref.from_experiment_run;
@@ -235,13 +261,33 @@ bool PlanRuntime(const config::ModelDeploymentSpec& spec, const ObservedState& o
   return true;
 }
 
+// The update_model body for a new description: every updatable field the model has, so that a
+// server whose PATCH replaces the whole model (design 4a) keeps them.
+api::UpdateModelRequest UpdateRequestFor(const api::Model& model, const std::string& description) {
+  api::UpdateModelRequest request{.id = model.id, .name = model.name, .description = description};
+  if (!model.visibility.empty()) request.visibility = model.visibility;
+  if (model.default_resources.cpu_millicores != 0 || model.default_resources.memory_mb != 0 ||
+      model.default_resources.nvidia_gpus != 0) {
+    request.default_resources = model.default_resources;
+  }
+  if (model.default_replication_policy.num_replicas != 0 ||
+      !model.default_replication_policy.type.empty()) {
+    request.default_replication_policy = model.default_replication_policy;
+  }
+  if (model.run_as != 0) request.run_as = model.run_as;
+  if (model.accelerator_label_id != 0) request.accelerator_label_id = model.accelerator_label_id;
+  if (model.resource_group_id != 0) request.resource_group_id = model.resource_group_id;
+  if (model.resource_profile_id != 0) request.resource_profile_id = model.resource_profile_id;
+  return request;
+}
+
 bool PlanModel(const config::ModelDeploymentSpec& spec, const ObservedState& observed, Plan& plan) {
   if (!observed.model) {
     PlannedAction action{.kind = ActionKind::kCreateModel};
     action.project_id = spec.project_id;
     action.model_request = {.project_id = spec.project_id,
                             .name = spec.model_name,
-                            .description = spec.description,
+                            .description = spec.description.value_or(""),
                             .disable_authentication = !spec.authentication,
                             .registered_model_id = observed.registered_model->model_id};
     action.summary = fmt::format("create model {} in project {}", spec.model_name, spec.project_id);
@@ -252,13 +298,13 @@ bool PlanModel(const config::ModelDeploymentSpec& spec, const ObservedState& obs
   const api::Model& model = *observed.model;
   plan.live.model_id = model.id;
   plan.live.auth_enabled = model.auth_enabled;
-  if (model.description == spec.description) return false;
+  if (!spec.description || model.description == *spec.description) return false;
   PlannedAction action{.kind = ActionKind::kUpdateModel};
   action.project_id = spec.project_id;
   action.model_id = model.id;
-  action.update_request = {.id = model.id, .description = spec.description};
+  action.update_request = UpdateRequestFor(model, *spec.description);
   action.summary = fmt::format("update description of model {}", spec.model_name);
-  plan.diffs.push_back({"description", model.description, spec.description});
+  plan.diffs.push_back({"description", model.description, *spec.description});
   Act(plan, std::move(action), Reason::kUpdatingModel, HealthState::kProgressing);
   return true;
 }
@@ -512,6 +558,32 @@ void ReportImmutableFields(const config::ModelDeploymentSpec& spec, const Observ
   }
 }
 
+// Read your writes (design 4a): never create again what this reconciler created and CML does
+// not show yet, neither in a list nor by id; after kWriteVisibleWithin, stall.
+void GuardUnseenWrites(const ObservedState& observed, common::TimePoint now, Plan& plan) {
+  if (!plan.action || plan.action->kind == ActionKind::kStopDeployment ||
+      plan.action->kind == ActionKind::kUpdateModel) {
+    return;
+  }
+  for (const UnseenWrite& unseen : observed.unseen_writes) {
+    if (unseen.kind != plan.action->kind || unseen.found_by_id) continue;
+    const common::Duration age = now - unseen.created_at;
+    const std::string what = fmt::format("{} created {} ago ({})", ActionName(unseen.kind),
+                                         common::FormatDuration(age), unseen.id);
+    plan.action.reset();
+    if (age < kWriteVisibleWithin) {
+      plan.reconciling = true;
+      plan.reason = Reason::kWriteNotYetVisible;
+      plan.message = what + " is not visible in CML yet; waiting instead of creating it again";
+      plan.next = NextCheck::kProgress;
+    } else {
+      Stall(plan, Reason::kWriteNotObserved,
+            what + " never became visible in CML; not created again until a retry");
+    }
+    return;
+  }
+}
+
 // Suspended: observe and report only; the would-be action stays visible.
 void ApplySuspend(const config::Suspend& suspend, common::TimePoint now, Plan& plan) {
   if (!suspend.suspended || (suspend.until && now >= *suspend.until)) return;
@@ -529,7 +601,8 @@ void ApplySuspend(const config::Suspend& suspend, common::TimePoint now, Plan& p
 
 BuildPhase ClassifyBuild(std::string_view status) {
   const std::string s = Lower(status);
-  if (s == "built" || s == "succeeded") return BuildPhase::kSucceeded;
+  // `succeeded` may come before `pushing` (design section 4): only `built` is done.
+  if (s == "built") return BuildPhase::kSucceeded;
   if (s == "build failed" || s == "timedout" || s == "failed") return BuildPhase::kFailed;
   return BuildPhase::kInProgress;
 }
@@ -592,10 +665,18 @@ Plan ComputePlan(const config::ModelDeploymentSpec& desired, const ObservedState
                  const PlanContext& context) {
   Plan plan;
   plan.live.project_id = desired.project_id;
+  if (observed.incomplete) {
+    // Identity or matching cannot be decided: no write on a guess.
+    if (observed.model) plan.live.model_id = observed.model->id;
+    Stall(plan, Reason::kIncompleteCmlResponse, *observed.incomplete);
+    return plan;
+  }
   const bool decided = PlanRegistry(desired, observed, plan) ||
                        PlanRuntime(desired, observed, plan) || PlanModel(desired, observed, plan);
   if (!decided) PlanServing(desired, observed, context, plan);
   ReportImmutableFields(desired, observed, plan);
+  GuardUnseenWrites(observed, context.now, plan);
+  ApplyWriteBudget(desired, observed, context, plan);
   ApplySuspend(desired.sync.suspend, context.now, plan);
   return plan;
 }

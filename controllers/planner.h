@@ -13,7 +13,9 @@
 
 namespace cmlr::controllers {
 
-// How CML's free-form status strings are read (design section 4), case-insensitively.
+// How CML's free-form status strings are read (design section 4), case-insensitively. Builds:
+// only `built` succeeded (`succeeded` may precede `pushing`); `build failed` and `timedout`
+// failed; anything else is in progress.
 enum class BuildPhase { kSucceeded, kFailed, kInProgress };
 enum class DeploymentPhase { kDeployed, kFailed, kStopped, kInProgress };
 BuildPhase ClassifyBuild(std::string_view status);
@@ -30,6 +32,29 @@ std::optional<api::Runtime> ResolveRuntime(const config::RuntimeSelector& select
 // The `comment` of every build the reconciler creates: ownership and attempt marker.
 std::string BuildMarker(const config::ModelDeploymentSpec& spec);
 
+enum class ActionKind {
+  kCreateRegisteredModel,
+  kCreateModel,
+  kUpdateModel,
+  kCreateBuild,
+  kCreateDeployment,
+  kStopDeployment,
+};
+
+// How long a created object may stay invisible to lists and gets before the reconciler stops
+// waiting for it (design 4a).
+inline constexpr common::Duration kWriteVisibleWithin = std::chrono::minutes(2);
+
+// An object this reconciler created that no list answer has shown yet (design 4a, read your
+// writes). It is looked up by id until a list shows it; the planner never creates its like
+// again meanwhile.
+struct UnseenWrite {
+  ActionKind kind = ActionKind::kCreateModel;
+  std::string id;
+  common::TimePoint created_at{};  // when CML answered the create
+  bool found_by_id = false;        // a get by id showed it in this observation
+};
+
 // Everything one pass observed in CML for one desired model. Only complete observations reach
 // the planner: a failed read ends the pass before planning.
 struct ObservedState {
@@ -43,22 +68,22 @@ struct ObservedState {
   std::optional<api::Model> model;
   std::vector<api::ModelBuild> builds;            // every build of the model
   std::vector<api::ModelDeployment> deployments;  // deployments of those builds
+  // Objects created by this reconciler that the lists do not show yet.
+  std::vector<UnseenWrite> unseen_writes;
+  // Set when a field identity or matching needs was missing from a list answer and from the
+  // get by id that followed: "list_model_builds: build b-1 has no runtime_identifier".
+  std::optional<std::string> incomplete;
 };
+
+struct WriteLedger;
 
 struct PlanContext {
   common::TimePoint now{};
   // Failed builds and deployments created before this instant are not counted as attempts
   // (set by a retry request); the epoch counts everything.
   common::TimePoint attempts_since{};
-};
-
-enum class ActionKind {
-  kCreateRegisteredModel,
-  kCreateModel,
-  kUpdateModel,
-  kCreateBuild,
-  kCreateDeployment,
-  kStopDeployment,
+  // The writes already sent for this model (write_budget.h); null: no budget applies.
+  const WriteLedger* ledger = nullptr;
 };
 
 // The metric label and history name of an action (design section 8).

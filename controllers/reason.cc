@@ -1,67 +1,56 @@
 #include "controllers/reason.h"
 
+#include <array>
+
 namespace cmlr::controllers {
 
+namespace {
+
+// In the order of the enum.
+constexpr std::array<std::string_view, static_cast<std::size_t>(Reason::kCount)> kNames = {
+    "Synced",
+    "ScaledToZero",
+    "Suspended",
+    "Pruned",
+    "RegisteringModelVersion",
+    "CreatingModel",
+    "UpdatingModel",
+    "CreatingBuild",
+    "RetryingBuild",
+    "CreatingDeployment",
+    "RetryingDeployment",
+    "UndoingDrift",
+    "StoppingOldDeployment",
+    "ScalingToZero",
+    "Pruning",
+    "VersionRegistering",
+    "WriteNotYetVisible",
+    "BuildInProgress",
+    "DeploymentInProgress",
+    "BuildTimeout",
+    "DeploymentTimeout",
+    "RegisteredModelVersionNotFound",
+    "VersionRegistrationFailed",
+    "RuntimeNotFound",
+    "BuildFailed",
+    "DeploymentFailed",
+    "IncompleteCmlResponse",
+    "WriteNotObserved",
+    "UpdateNotApplied",
+    "WriteBudgetExhausted",
+    "ImmutableFieldChanged",
+    "DriftDetected",
+    "SelfHealBudgetExhausted",
+    "AuthenticationFailed",
+    "CmlUnavailable",
+    "ReconcileError",
+};
+
+}  // namespace
+
 std::string_view ReasonName(Reason reason) {
-  switch (reason) {
-    case Reason::kSynced:
-      return "Synced";
-    case Reason::kScaledToZero:
-      return "ScaledToZero";
-    case Reason::kSuspended:
-      return "Suspended";
-    case Reason::kPruned:
-      return "Pruned";
-    case Reason::kRegisteringModelVersion:
-      return "RegisteringModelVersion";
-    case Reason::kCreatingModel:
-      return "CreatingModel";
-    case Reason::kUpdatingModel:
-      return "UpdatingModel";
-    case Reason::kCreatingBuild:
-      return "CreatingBuild";
-    case Reason::kRetryingBuild:
-      return "RetryingBuild";
-    case Reason::kCreatingDeployment:
-      return "CreatingDeployment";
-    case Reason::kRetryingDeployment:
-      return "RetryingDeployment";
-    case Reason::kUndoingDrift:
-      return "UndoingDrift";
-    case Reason::kStoppingOldDeployment:
-      return "StoppingOldDeployment";
-    case Reason::kScalingToZero:
-      return "ScalingToZero";
-    case Reason::kPruning:
-      return "Pruning";
-    case Reason::kBuildInProgress:
-      return "BuildInProgress";
-    case Reason::kDeploymentInProgress:
-      return "DeploymentInProgress";
-    case Reason::kBuildTimeout:
-      return "BuildTimeout";
-    case Reason::kDeploymentTimeout:
-      return "DeploymentTimeout";
-    case Reason::kRegisteredModelVersionNotFound:
-      return "RegisteredModelVersionNotFound";
-    case Reason::kRuntimeNotFound:
-      return "RuntimeNotFound";
-    case Reason::kBuildFailed:
-      return "BuildFailed";
-    case Reason::kDeploymentFailed:
-      return "DeploymentFailed";
-    case Reason::kImmutableFieldChanged:
-      return "ImmutableFieldChanged";
-    case Reason::kDriftDetected:
-      return "DriftDetected";
-    case Reason::kAuthenticationFailed:
-      return "AuthenticationFailed";
-    case Reason::kCmlUnavailable:
-      return "CmlUnavailable";
-    case Reason::kReconcileError:
-      break;
-  }
-  return "ReconcileError";
+  const auto index = static_cast<std::size_t>(reason);
+  return index < kNames.size() ? kNames[index] : "ReconcileError";
 }
 
 }  // namespace cmlr::controllers

@@ -26,6 +26,8 @@ enum class Reason {
   kScalingToZero,
   kPruning,
   // Waiting on CML.
+  kVersionRegistering,
+  kWriteNotYetVisible,
   kBuildInProgress,
   kDeploymentInProgress,
   // Degraded while waiting.
@@ -33,16 +35,25 @@ enum class Reason {
   kDeploymentTimeout,
   // Needs a change of the spec (or of CML) or a retry.
   kRegisteredModelVersionNotFound,
+  kVersionRegistrationFailed,
   kRuntimeNotFound,
   kBuildFailed,
   kDeploymentFailed,
+  // CML did not behave as the API promises (design 4a): no more writes until a spec change or
+  // a retry.
+  kIncompleteCmlResponse,
+  kWriteNotObserved,
+  kUpdateNotApplied,
+  kWriteBudgetExhausted,
   // Reported, not written.
   kImmutableFieldChanged,
   kDriftDetected,
+  kSelfHealBudgetExhausted,
   // A CML call failed (set by the reconciler, not the planner).
   kAuthenticationFailed,
   kCmlUnavailable,
   kReconcileError,
+  kCount,  // not a reason: the number of reasons
 };
 
 // The CamelCase name ("BuildInProgress").

@@ -166,19 +166,42 @@ TEST(PlannerTest, CreatesModelWhenAbsent) {
   EXPECT_EQ(plan.next, NextCheck::kProgress);
 }
 
-// Verifies the description row: update_model with only the description.
+// Verifies the description row: update_model with the new description and every other
+// updatable field the model has (a PATCH that replaces the whole model keeps them, design 4a).
 TEST(PlannerTest, UpdatesDescriptionWhenDifferent) {
   ObservedState o = Serving();
   o.model->description = "old";
+  o.model->visibility = "PRIVATE";
+  o.model->resource_profile_id = 7;
   const Plan plan = ComputePlan(Spec(), o, At());
   ASSERT_TRUE(plan.action);
   EXPECT_EQ(plan.action->kind, ActionKind::kUpdateModel);
   EXPECT_EQ(plan.action->model_id, "m-1");
-  EXPECT_EQ(plan.action->update_request.description, "Fraud Detection 2024");
-  EXPECT_FALSE(plan.action->update_request.name.has_value());
+  const api::UpdateModelRequest& update = plan.action->update_request;
+  EXPECT_EQ(update.description, "Fraud Detection 2024");
+  EXPECT_EQ(update.name, "FraudCLF-endpoint");
+  EXPECT_EQ(update.visibility, "PRIVATE");
+  EXPECT_EQ(update.resource_profile_id, 7);
+  EXPECT_FALSE(update.default_resources.has_value());
+  EXPECT_FALSE(update.run_as.has_value());
   ASSERT_EQ(plan.diffs.size(), 1u);
   EXPECT_EQ(plan.diffs[0].field, "description");
   EXPECT_EQ(plan.diffs[0].live, "old");
+}
+
+// Verifies that an omitted description is not managed: whatever the model has stays, and a new
+// model is created without one.
+TEST(PlannerTest, OmittedDescriptionIsNotManaged) {
+  config::ModelDeploymentSpec spec = Spec();
+  spec.description.reset();
+  ObservedState o = Serving();
+  o.model->description = "written in the CML UI";
+  EXPECT_FALSE(ComputePlan(spec, o, At()).action);
+  o.model.reset();
+  const Plan plan = ComputePlan(spec, o, At());
+  ASSERT_TRUE(plan.action);
+  EXPECT_EQ(plan.action->kind, ActionKind::kCreateModel);
+  EXPECT_EQ(api::Encode(plan.action->model_request).count("description"), 0u);
 }
 
 // Verifies that an authentication change is reported as immutable and never written.
@@ -237,10 +260,14 @@ TEST(PlannerTest, DegradesWhenBuildTimesOut) {
   EXPECT_EQ(plan.reason, Reason::kBuildTimeout);
 }
 
-// Verifies that both success spellings are read as built, case-insensitively.
-TEST(PlannerTest, ReadsBuiltAndSucceededAsSuccess) {
-  for (const char* status : {"built", "succeeded", "BUILT", "Succeeded"}) {
+// Verifies that only `built` is success, case-insensitively, and that `succeeded` (which may
+// precede `pushing`) is still in progress.
+TEST(PlannerTest, ReadsOnlyBuiltAsSuccess) {
+  for (const char* status : {"built", "BUILT", "Built"}) {
     EXPECT_EQ(ClassifyBuild(status), BuildPhase::kSucceeded) << status;
+  }
+  for (const char* status : {"succeeded", "Succeeded", "SUCCEEDED"}) {
+    EXPECT_EQ(ClassifyBuild(status), BuildPhase::kInProgress) << status;
   }
   for (const char* status : {"build failed", "timedout", "Build Failed", "TIMEDOUT"}) {
     EXPECT_EQ(ClassifyBuild(status), BuildPhase::kFailed) << status;
@@ -535,6 +562,60 @@ TEST(PlannerTest, ResolvesRuntimeSelectorToNewestEnabled) {
                .full_version = "2024.02.1-b10",
                .status = "ENABLED"}};
   EXPECT_EQ(ResolveRuntime({.kernel = "K"}, runtimes)->image_identifier, "b10");
+}
+
+// Verifies asynchronous registration: a pending version is waited on, never built; a failed one
+// stalls with the registry's message.
+TEST(PlannerTest, WaitsForVersionRegistration) {
+  for (const char* status : {"PENDING_REGISTRATION", "Registering", "pending"}) {
+    ObservedState o = Observed();
+    o.version->status = status;
+    const Plan plan = ComputePlan(Spec(), o, At());
+    EXPECT_FALSE(plan.action) << status;
+    EXPECT_EQ(plan.reason, Reason::kVersionRegistering) << status;
+    EXPECT_EQ(plan.health, HealthState::kProgressing) << status;
+    EXPECT_EQ(plan.next, NextCheck::kProgress) << status;
+  }
+  ObservedState o = Observed();
+  o.version->status = "REGISTRATION_FAILED";
+  o.version->error_message = "artifact missing";
+  const Plan failed = ComputePlan(Spec(), o, At());
+  EXPECT_TRUE(failed.stalled);
+  EXPECT_EQ(failed.reason, Reason::kVersionRegistrationFailed);
+  EXPECT_NE(failed.message.find("artifact missing"), std::string::npos);
+  o.version->status = "READY";
+  EXPECT_EQ(ComputePlan(Spec(), o, At()).action->kind, ActionKind::kCreateBuild);
+}
+
+// Verifies that an observation missing a field identity needs plans no write.
+TEST(PlannerTest, StallsOnIncompleteAnswers) {
+  ObservedState o = Observed();
+  o.incomplete = "list_model_builds: build b-1 has no runtime_identifier";
+  const Plan plan = ComputePlan(Spec(), o, At());
+  EXPECT_FALSE(plan.action);
+  EXPECT_TRUE(plan.stalled);
+  EXPECT_EQ(plan.reason, Reason::kIncompleteCmlResponse);
+  EXPECT_EQ(plan.message, *o.incomplete);
+}
+
+// Verifies read-your-writes in the planner: an unseen created model is not created again;
+// waited on for two minutes, then Stalled WriteNotObserved. One found by id is no obstacle.
+TEST(PlannerTest, NeverRecreatesUnseenWrites) {
+  ObservedState o = Observed();
+  o.model.reset();
+  o.unseen_writes.push_back(
+      {.kind = ActionKind::kCreateModel, .id = "m-9", .created_at = T0() - minutes(1)});
+  Plan plan = ComputePlan(Spec(), o, At());
+  EXPECT_FALSE(plan.action);
+  EXPECT_FALSE(plan.stalled);
+  EXPECT_EQ(plan.reason, Reason::kWriteNotYetVisible);
+  plan = ComputePlan(Spec(), o, At(T0() + minutes(2)));
+  EXPECT_TRUE(plan.stalled);
+  EXPECT_EQ(plan.reason, Reason::kWriteNotObserved);
+  EXPECT_NE(plan.message.find("m-9"), std::string::npos);
+  // An unseen build is no reason not to create a model.
+  o.unseen_writes[0].kind = ActionKind::kCreateBuild;
+  EXPECT_EQ(ComputePlan(Spec(), o, At()).action->kind, ActionKind::kCreateModel);
 }
 
 // What two plans must agree on for TrimObservation to be harmless.

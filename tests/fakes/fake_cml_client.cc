@@ -162,8 +162,16 @@ Status FakeCmlClient::End(std::string_view operation, Status status) {
 
 void FakeCmlClient::EndOk(std::string_view operation) { (void)End(operation, Status()); }
 
+bool FakeCmlClient::Listed(const std::optional<common::TimePoint>& created_at) const {
+  return !created_at || *created_at + quirks_.list_lag <= clock_.Now();
+}
+
 Status FakeCmlClient::NotFound(std::string_view operation, std::string_view what,
                                const std::string& id) const {
+  if (quirks_.forbidden_for_missing) {
+    return common::PermissionDeniedError(std::string(operation) + ": HTTP 403: permission denied")
+        .WithHttpStatus(403);
+  }
   return common::NotFoundError(std::string(operation) + ": HTTP 404: " + std::string(what) + " " +
                                id + " not found")
       .WithHttpStatus(404);
@@ -301,9 +309,11 @@ FakeCmlClient::Result<api::RegisteredModel> FakeCmlClient::GetRegisteredModel(
   api::RegisteredModel out = *model;
   out.model_versions.clear();
   for (const auto& version : model->model_versions) {
-    if (Matches(version_options.search_filter,
+    if (Listed(version.created_at) &&
+        Matches(version_options.search_filter,
                 {{"version_number", std::to_string(version.number)}})) {
       out.model_versions.push_back(version);
+      if (quirks_.sparse_lists) out.model_versions.back().model_version_metadata = {};
     }
   }
   EndOk(kOp);
@@ -372,7 +382,7 @@ FakeCmlClient::Result<std::vector<api::Model>> FakeCmlClient::ListModels(std::st
   if (auto injected = Begin(kOp, false)) co_return End(kOp, injected->status);
   std::vector<api::Model> out;
   for (const auto& stored : models_) {
-    if (stored.project_id == project_id &&
+    if (stored.project_id == project_id && Listed(stored.model.created_at) &&
         Matches(options.search_filter, ModelFields(stored.model))) {
       out.push_back(stored.model);
     }
@@ -409,7 +419,8 @@ FakeCmlClient::Result<api::Model> FakeCmlClient::CreateModel(std::string project
                    .project = {.public_identifier = project_id},
                    .registered_model_id = request.registered_model_id,
                    .visibility = request.visibility};
-  models_.push_back(StoredModel{.project_id = project_id, .model = model});
+  if (!quirks_.phantom_models)
+    models_.push_back(StoredModel{.project_id = project_id, .model = model});
   if (injected) co_return End(kOp, injected->status);
   EndOk(kOp);
   co_return model;
@@ -423,6 +434,10 @@ FakeCmlClient::Result<api::Model> FakeCmlClient::UpdateModel(std::string project
   if (injected && !injected->apply) co_return End(kOp, injected->status);
   StoredModel* stored = FindModel(project_id, model_id);
   if (stored == nullptr) co_return End(kOp, NotFound(kOp, "model", model_id));
+  if (quirks_.ignore_updates) {
+    EndOk(kOp);
+    co_return stored->model;
+  }
   api::Model& model = stored->model;
   if (request.name) model.name = *request.name;
   if (request.description) model.description = *request.description;
@@ -459,9 +474,13 @@ FakeCmlClient::Result<std::vector<api::ModelBuild>> FakeCmlClient::ListModelBuil
   }
   std::vector<api::ModelBuild> out;
   for (const auto& stored : builds_) {
-    if (stored.build.model_id == model_id &&
+    if (stored.build.model_id == model_id && Listed(stored.build.created_at) &&
         Matches(options.search_filter, BuildFields(stored.build))) {
       out.push_back(stored.build);
+      if (quirks_.sparse_lists) {
+        out.back().registered_model_version_id.clear();
+        out.back().runtime_identifier.clear();
+      }
     }
   }
   EndOk(kOp);
@@ -519,7 +538,7 @@ FakeCmlClient::Result<std::vector<api::ModelDeployment>> FakeCmlClient::ListMode
   }
   std::vector<api::ModelDeployment> out;
   for (const auto& stored : deployments_) {
-    if (stored.deployment.build_id == build_id &&
+    if (stored.deployment.build_id == build_id && Listed(stored.deployment.created_at) &&
         Matches(options.search_filter, {{"status", stored.deployment.status}})) {
       out.push_back(stored.deployment);
     }

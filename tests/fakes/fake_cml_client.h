@@ -24,6 +24,21 @@ struct FakeCmlOptions {
   common::Duration deploy_duration = std::chrono::seconds(2);
 };
 
+// Behaviours of a real CML that the API leaves open (design 4a), off by default.
+struct FakeCmlQuirks {
+  // Objects created less than this ago are missing from list answers (gets find them).
+  common::Duration list_lag{};
+  // List answers lack builds' registered_model_version_id and runtime_identifier and
+  // versions' MLflow metadata; gets by id are complete.
+  bool sparse_lists = false;
+  // Missing ids answer 403 PERMISSION_DENIED instead of 404.
+  bool forbidden_for_missing = false;
+  // update_model answers as if applied and changes nothing.
+  bool ignore_updates = false;
+  // create_model answers with a new model that is never stored (neither listed nor found).
+  bool phantom_models = false;
+};
+
 // An in-memory CML for the tests of the layers above api/ (house style point 17). Statuses
 // advance with the injected clock (a FakeClock in tests), computed whenever a call looks, so no
 // timers run. Calls complete without suspending. Single-threaded.
@@ -49,6 +64,7 @@ class FakeCmlClient : public api::CmlClient {
   api::RegisteredModel AddRegisteredModel(api::RegisteredModel model);
   // Builds of this registered model version end in "build failed".
   void MarkVersionBroken(std::string model_version_id);
+  void SetQuirks(FakeCmlQuirks quirks) { quirks_ = quirks; }
 
   // ---- Failure injection (queued; each entry is used by one call)
   void FailNext(std::string_view operation, common::Status status);
@@ -144,8 +160,12 @@ class FakeCmlClient : public api::CmlClient {
   StoredDeployment* FindDeployment(const std::string& build_id, const std::string& deployment_id);
   api::RegisteredModel* FindRegistered(const std::string& model_id);
 
+  // Whether a list answer shows an object created at `created_at` (list lag).
+  bool Listed(const std::optional<common::TimePoint>& created_at) const;
+
   common::Clock& clock_;
   FakeCmlOptions options_;
+  FakeCmlQuirks quirks_;
   api::CallObserver observer_;
   int next_id_ = 1;
   int total_calls_ = 0;

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "common/clock.h"
+#include "config/model_deployment.h"
+#include "controllers/planner.h"
+
+namespace cmlr::controllers {
+
+// Self-heals per model in any rolling hour (design 4a).
+inline constexpr int kSelfHealsPerHour = 5;
+
+// The writes CML accepted for one model (design 4a, bounded writes), kept by the reconciler in
+// memory: a restart resets what CML cannot show (CML shows builds, through their marker). A
+// write CML answered with success counts; one that failed does not, since it is repeated only
+// after a fresh observation shows it is still needed, and with exponential backoff, so it
+// cannot loop fast; one applied despite an error answer shows up in the observation.
+struct WriteLedger {
+  // In the current generation (since the spec last changed or a retry).
+  std::map<ActionKind, int> sent;
+  std::set<std::string> stopped;                // deployment ids a stop was sent for
+  int self_heals = 0;                           // deployments sent to undo drift
+  std::optional<std::string> description_sent;  // what update_model set
+  // Self-heals of the last hour, whatever the generation.
+  std::deque<common::TimePoint> recent_self_heals;
+
+  // Counts `action`, sent for a plan with `reason` at `now`.
+  void Record(const PlannedAction& action, Reason reason, common::TimePoint now);
+  // A new generation (spec change or retry): the per-generation counts start again.
+  void NewGeneration();
+  int Sent(ActionKind kind) const;
+  int SentInAll() const;
+};
+
+// Replaces the action of `plan` by no write when it would exceed the budget of design 4a for
+// `desired` (per generation: one create_registered_model, one create_model, one update_model,
+// maxAttempts builds, maxAttempts deployments plus self-heals, one stop per deployment;
+// at most kSelfHealsPerHour self-heals in any rolling hour): Stalled WriteBudgetExhausted
+// naming the counts, Stalled UpdateNotApplied when a sent description did not stick, or
+// OutOfSync SelfHealBudgetExhausted until the hour allows one again. Pure.
+void ApplyWriteBudget(const config::ModelDeploymentSpec& desired, const ObservedState& observed,
+                      const PlanContext& context, Plan& plan);
+
+}  // namespace cmlr::controllers

@@ -5,6 +5,7 @@
 add_library(cmlr_daemon_lib
   ${CMAKE_CURRENT_LIST_DIR}/cml_connection.cc
   ${CMAKE_CURRENT_LIST_DIR}/daemon_client.cc
+  ${CMAKE_CURRENT_LIST_DIR}/daemon_metrics.cc
   ${CMAKE_CURRENT_LIST_DIR}/daemon_options.cc
   ${CMAKE_CURRENT_LIST_DIR}/desired_state_watcher.cc
   ${CMAKE_CURRENT_LIST_DIR}/http_endpoints.cc

@@ -21,6 +21,7 @@
 #include "config/loader.h"
 #include "controllers/controller.h"
 #include "daemon/cml_connection.h"
+#include "daemon/daemon_metrics.h"
 #include "daemon/commands.h"
 #include "daemon/desired_state_watcher.h"
 #include "daemon/http_endpoints.h"
@@ -34,47 +35,6 @@ namespace net = boost::asio;
 namespace {
 
 constexpr auto kShutdownDeadline = std::chrono::seconds(9);
-
-// cml_reconciler_desired_state_* and cml_reconciler_build_info (design section 8).
-class DaemonMetrics {
- public:
-  explicit DaemonMetrics(prometheus::Registry& registry)
-      : loads_(prometheus::BuildCounter()
-                   .Name("cml_reconciler_desired_state_loads_total")
-                   .Help("Loads of the desired state by result")
-                   .Register(registry)),
-        models_(prometheus::BuildGauge()
-                    .Name("cml_reconciler_desired_state_models")
-                    .Help("Models in the desired state in force")
-                    .Register(registry)
-                    .Add({})),
-        last_success_(prometheus::BuildGauge()
-                          .Name("cml_reconciler_desired_state_last_success_timestamp_seconds")
-                          .Help("When the desired state last loaded without error")
-                          .Register(registry)
-                          .Add({})) {
-    prometheus::BuildGauge()
-        .Name("cml_reconciler_build_info")
-        .Help("Always 1; labels carry the version and revision")
-        .Register(registry)
-        .Add({{"version", CMLR_VERSION}, {"revision", CMLR_REVISION}})
-        .Set(1);
-    loads_.Add({{"result", "success"}});
-    loads_.Add({{"result", "error"}});
-  }
-
-  void Loaded(const config::Snapshot& snapshot, common::TimePoint now) {
-    loads_.Add({{"result", "success"}}).Increment();
-    models_.Set(static_cast<double>(snapshot.size()));
-    last_success_.Set(common::ToUnixSeconds(now));
-  }
-  void Failed() { loads_.Add({{"result", "error"}}).Increment(); }
-
- private:
-  prometheus::Family<prometheus::Counter>& loads_;
-  prometheus::Gauge& models_;
-  prometheus::Gauge& last_success_;
-};
 
 }  // namespace
 

@@ -60,4 +60,15 @@ std::shared_ptr<spdlog::logger> MakeLogger(const std::string& format, const std:
   return logger;
 }
 
+std::string DescribeException(const std::exception_ptr& failure) {
+  if (!failure) return "none";
+  try {
+    std::rethrow_exception(failure);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
 }  // namespace cmlr::daemon

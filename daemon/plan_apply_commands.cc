@@ -114,7 +114,13 @@ int RunPlan(DaemonOptions options) {
           }
         }
       },
-      net::detached);
+      [&exit_code](std::exception_ptr failure) {
+        if (!failure) return;
+        // "No changes" must never be claimed when the plan did not finish.
+        std::fprintf(stderr, "cml-reconciler plan: failed: %s\n",
+                     DescribeException(failure).c_str());
+        exit_code = 1;
+      });
   io.run();
   return exit_code;
 }

@@ -3,13 +3,10 @@
 // HTTP endpoints (house style point 13).
 
 #include <cstdio>
-#include <fstream>
 #include <memory>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <prometheus/counter.h>
-#include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -17,12 +14,13 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "common/atomic_file.h"
 #include "common/duration.h"
 #include "config/loader.h"
 #include "controllers/controller.h"
 #include "daemon/cml_connection.h"
-#include "daemon/daemon_metrics.h"
 #include "daemon/commands.h"
+#include "daemon/daemon_metrics.h"
 #include "daemon/desired_state_watcher.h"
 #include "daemon/http_endpoints.h"
 #include "daemon/logging.h"
@@ -113,9 +111,12 @@ int RunDaemon(DaemonOptions options) {
   }
   (*server)->Start();
   if (!options.port_file.empty()) {
-    const std::string tmp = options.port_file + ".tmp";
-    std::ofstream(tmp) << (*server)->port() << "\n";
-    std::filesystem::rename(tmp, options.port_file);
+    const common::Status written =
+        common::WriteFileAtomically(options.port_file, std::to_string((*server)->port()) + "\n");
+    if (!written.ok()) {
+      std::fprintf(stderr, "cml-reconciler run: --port-file: %s\n", written.message().c_str());
+      return 1;
+    }
   }
   logger->info("Started listen={}:{} desired={} dry_run={} prune={}",
                options.listen.substr(0, options.listen.rfind(':')), (*server)->port(),
@@ -150,8 +151,13 @@ int RunDaemon(DaemonOptions options) {
   };
   signals.async_wait(on_signal);
   watcher.Start();
-  net::co_spawn(io, controller.Run(), [&](std::exception_ptr) {
-    // The queue ended: nothing else keeps the daemon.
+  int exit_code = 0;
+  net::co_spawn(io, controller.Run(), [&](std::exception_ptr failure) {
+    // The queue ended: nothing else keeps the daemon. Only a shutdown may end it.
+    if (failure || !stopping) {
+      logger->error("Controller stopped unexpectedly error=\"{}\"", DescribeException(failure));
+      exit_code = 1;
+    }
     (*client)->CloseIdleConnections();
     hard_deadline.cancel();
     signals.cancel();
@@ -159,8 +165,8 @@ int RunDaemon(DaemonOptions options) {
     (*server)->Stop();
   });
   io.run();
-  logger->info("Stopped");
-  return 0;
+  logger->info("Stopped exit_code={}", exit_code);
+  return exit_code;
 }
 
 }  // namespace cmlr::daemon

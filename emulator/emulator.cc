@@ -9,6 +9,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
 
+#include "common/atomic_file.h"
 #include "emulator/admin.h"
 #include "emulator/api_handlers.h"
 #include "emulator/inference.h"
@@ -43,21 +44,6 @@ std::string_view BearerKey(const HttpRequest& request) {
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
   return value;
-}
-
-Status WriteFileAtomically(const std::string& path, const std::string& content) {
-  const std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) return common::InternalError(fmt::format("cannot write {}", temp));
-    out << content;
-    out.flush();
-    if (!out) return common::InternalError(fmt::format("cannot write {}", temp));
-  }
-  std::error_code ec;
-  std::filesystem::rename(temp, path, ec);
-  if (ec) return common::InternalError(fmt::format("cannot rename {}: {}", temp, ec.message()));
-  return common::OkStatus();
 }
 
 }  // namespace
@@ -136,8 +122,8 @@ Status Emulator::Reset() {
 
 Status Emulator::Persist() {
   if (options_.state_file.empty()) return common::OkStatus();
-  return WriteFileAtomically(options_.state_file,
-                             state_->Save().dump(-1, ' ', false, json::error_handler_t::replace));
+  return common::WriteFileAtomically(
+      options_.state_file, state_->Save().dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 net::awaitable<std::optional<HttpResponse>> Emulator::Handle(HttpRequest request) {

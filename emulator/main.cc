@@ -16,6 +16,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "common/atomic_file.h"
 #include "common/clock.h"
 #include "common/duration.h"
 #include "common/http_server.h"
@@ -40,19 +41,6 @@ StatusOr<cmlr::common::Duration> Seconds(double seconds, const char* flag) {
     return cmlr::common::InvalidArgumentError(fmt::format("{}: must be >= 0", flag));
   }
   return std::chrono::duration_cast<cmlr::common::Duration>(std::chrono::duration<double>(seconds));
-}
-
-Status WritePortFile(const std::string& path, unsigned short port) {
-  const std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::trunc);
-    out << port << "\n";
-    if (!out) return cmlr::common::InvalidArgumentError(fmt::format("cannot write {}", temp));
-  }
-  std::error_code ec;
-  std::filesystem::rename(temp, path, ec);
-  if (ec) return cmlr::common::InvalidArgumentError(fmt::format("cannot write {}", path));
-  return cmlr::common::OkStatus();
 }
 
 using cmlr::common::Duration;
@@ -225,7 +213,8 @@ int Run(const Flags& f, EmulatorOptions options, net::io_context& ioc, net::sign
   if (!server.ok()) return fail(server.status());
   (*server)->Start();
   if (!f.port_file.empty()) {
-    const Status written = WritePortFile(f.port_file, (*server)->port());
+    const Status written =
+        cmlr::common::WriteFileAtomically(f.port_file, std::to_string((*server)->port()) + "\n");
     if (!written.ok()) return fail(written);
   }
   return Serve(f, ioc, signals, **server, logger);

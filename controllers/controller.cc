@@ -19,8 +19,7 @@ Controller::Controller(net::any_io_executor executor, common::Clock& clock, api:
       queue_(executor, clock, options.concurrency),
       jitter_(options.reconciler.jitter_seed + 1),
       snapshot_(config::Snapshot::Empty()) {
-  queue_.SetWaitObserver(
-      [this](common::Duration waited) { metrics_.ObserveQueueWait(common::ToSeconds(waited)); });
+  queue_.SetObserver(metrics_.QueueObserver());
 }
 
 void Controller::SetDesiredState(std::shared_ptr<const config::Snapshot> snapshot) {

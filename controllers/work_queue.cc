@@ -36,10 +36,12 @@ void WorkQueue::MakeReady(const std::string& name) {
   Entry& entry = entries_[name];
   Unschedule(name, entry);
   if (entry.processing) {
+    if (!entry.again && observer_.added) observer_.added();
     entry.again = true;
     return;
   }
   if (entry.queued) return;
+  if (observer_.added) observer_.added();
   entry.queued = true;
   entry.due_at = clock_.Now();
   ready_.push_back(name);
@@ -84,12 +86,28 @@ std::optional<common::TimePoint> WorkQueue::ScheduledAt(const std::string& name)
   return it->second.scheduled;
 }
 
+void WorkQueue::ReportState() {
+  if (!observer_.state) return;
+  const common::TimePoint now = clock_.Now();
+  common::Duration unfinished{};
+  common::Duration longest{};
+  for (const auto& [name, started] : running_) {
+    const common::Duration age = std::max(common::Duration::zero(), now - started);
+    unfinished += age;
+    longest = std::max(longest, age);
+  }
+  observer_.state(ready_.size(), unfinished, longest);
+}
+
 net::awaitable<void> WorkQueue::Process(std::string name) {
+  const common::TimePoint started = clock_.Now();
   try {
     co_await worker_(name);
   } catch (const std::exception&) {
     // The worker's own last-resort handler reports; the queue only keeps going.
   }
+  if (observer_.finished) observer_.finished(clock_.Now() - started);
+  running_.erase(name);
   --in_flight_;
   auto it = entries_.find(name);
   if (it != entries_.end()) {
@@ -119,15 +137,24 @@ net::awaitable<void> WorkQueue::Run(Worker worker) {
       entry.queued = false;
       entry.processing = true;
       ++in_flight_;
-      if (wait_observer_) wait_observer_(clock_.Now() - entry.due_at);
+      running_[name] = clock_.Now();
+      if (observer_.started) observer_.started(clock_.Now() - entry.due_at);
       net::co_spawn(executor_, Process(std::move(name)), net::detached);
     }
+    ReportState();
+    // Wake for the earliest scheduled name and, while passes run and someone watches their
+    // ages, every kProgressPeriod; or at once on a change (Add, a pass ending).
+    std::optional<common::TimePoint> wake_at;
+    if (!schedule_.empty()) wake_at = schedule_.begin()->first;
+    if (!running_.empty() && observer_.state) {
+      const common::TimePoint tick = clock_.Now() + kProgressPeriod;
+      if (!wake_at || tick < *wake_at) wake_at = tick;
+    }
     wake_.expires_at(net::steady_timer::time_point::max());
-    if (schedule_.empty()) {
+    if (!wake_at) {
       co_await wake_.async_wait(net::redirect_error(net::use_awaitable, ec));
     } else {
-      // Whichever comes first: the earliest scheduled name, or a change (Add, a pass ending).
-      co_await (clock_.SleepUntil(schedule_.begin()->first) ||
+      co_await (clock_.SleepUntil(*wake_at) ||
                 wake_.async_wait(net::redirect_error(net::use_awaitable, ec)));
     }
   }
@@ -135,6 +162,7 @@ net::awaitable<void> WorkQueue::Run(Worker worker) {
     wake_.expires_at(net::steady_timer::time_point::max());
     co_await wake_.async_wait(net::redirect_error(net::use_awaitable, ec));
   }
+  ReportState();
 }
 
 void WorkQueue::ShutDown() {

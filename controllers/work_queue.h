@@ -22,8 +22,25 @@ namespace cmlr::controllers {
 class WorkQueue {
  public:
   using Worker = std::function<boost::asio::awaitable<void>(std::string name)>;
-  // Told how long a name waited between being due and being started.
-  using WaitObserver = std::function<void(common::Duration)>;
+
+  // What the queue tells its metrics (client-go's workqueue metrics provider, in spirit). Every
+  // member is optional; all are called on the queue's thread, never re-entrantly.
+  struct Observer {
+    // A name became due and was not due already (an Add of a name already waiting is not
+    // counted, as in client-go; an Add while it is processed is).
+    std::function<void()> added;
+    // A pass started: how long the name waited between being due and being started.
+    std::function<void(common::Duration waited)> started;
+    // A pass ended: how long the worker took.
+    std::function<void(common::Duration worked)> finished;
+    // After every change, and every kProgressPeriod while a pass runs: the names waiting, the
+    // sum of the running passes' ages and the age of the oldest one (zero when none runs).
+    std::function<void(std::size_t depth, common::Duration unfinished, common::Duration longest)>
+        state;
+  };
+  // How often `state` is refreshed while passes run, so that a stuck pass shows as a growing
+  // age between two scrapes.
+  static constexpr common::Duration kProgressPeriod = std::chrono::seconds(1);
 
   WorkQueue(boost::asio::any_io_executor executor, common::Clock& clock, int concurrency);
 
@@ -40,7 +57,7 @@ class WorkQueue {
   // The due time of a name scheduled for later, if any (tests, status).
   std::optional<common::TimePoint> ScheduledAt(const std::string& name) const;
 
-  void SetWaitObserver(WaitObserver observer) { wait_observer_ = std::move(observer); }
+  void SetObserver(Observer observer) { observer_ = std::move(observer); }
 
   // Runs `worker` for due names until ShutDown(), then waits for passes in progress.
   boost::asio::awaitable<void> Run(Worker worker);
@@ -59,6 +76,7 @@ class WorkQueue {
   void MakeReady(const std::string& name);
   void Unschedule(const std::string& name, Entry& entry);
   void Wake();
+  void ReportState();
   boost::asio::awaitable<void> Process(std::string name);
 
   boost::asio::any_io_executor executor_;
@@ -68,9 +86,11 @@ class WorkQueue {
   std::deque<std::string> ready_;
   std::multimap<common::TimePoint, std::string> schedule_;
   std::size_t in_flight_ = 0;
+  // Start times of the passes in progress (at most `concurrency` entries).
+  std::map<std::string, common::TimePoint> running_;
   bool shutdown_ = false;
   Worker worker_;
-  WaitObserver wait_observer_;
+  Observer observer_;
   boost::asio::steady_timer wake_;
 };
 

@@ -105,5 +105,48 @@ TEST_F(WorkQueueTest, ForgetCancelsScheduledName) {
   EXPECT_TRUE(started_.empty());
 }
 
+// Verifies the metrics the queue reports: adds counted as client-go counts them (not for a name
+// already waiting, but for one added while it runs), the wait and work of each pass, and the
+// ages of the running passes refreshed every second while they run, back to zero after.
+TEST_F(WorkQueueTest, ReportsAddsDurationsAndAgesOfRunningPasses) {
+  Start(2, seconds(10));
+  int adds = 0;
+  std::vector<common::Duration> waits, works;
+  std::size_t depth = 99;
+  common::Duration unfinished{}, longest{};
+  queue_->SetObserver({.added = [&] { ++adds; },
+                       .started = [&](common::Duration d) { waits.push_back(d); },
+                       .finished = [&](common::Duration d) { works.push_back(d); },
+                       .state =
+                           [&](std::size_t d, common::Duration u, common::Duration l) {
+                             depth = d;
+                             unfinished = u;
+                             longest = l;
+                           }});
+  queue_->Add("a");
+  queue_->Add("a");
+  queue_->Add("b");
+  queue_->Add("c");
+  EXPECT_EQ(adds, 3);
+  io_.poll();
+  EXPECT_EQ(depth, 1u);  // "c" waits for a worker
+  Advance(seconds(3));
+  EXPECT_EQ(longest, seconds(3));
+  EXPECT_EQ(unfinished, seconds(6));
+  queue_->Add("a");  // while "a" runs: counted, runs again after
+  queue_->Add("a");
+  EXPECT_EQ(adds, 4);
+  Advance(seconds(40));
+  EXPECT_EQ(works.size(), 4u);
+  EXPECT_EQ(works.front(), seconds(10));
+  ASSERT_EQ(waits.size(), 4u);
+  EXPECT_EQ(waits[0], common::Duration::zero());
+  EXPECT_EQ(waits[2], seconds(10));  // "c" waited for the first pass to end
+  EXPECT_EQ(depth, 0u);
+  EXPECT_EQ(unfinished, common::Duration::zero());
+  EXPECT_EQ(longest, common::Duration::zero());
+  queue_->SetObserver({});  // the locals it refers to end here; TearDown still runs the queue
+}
+
 }  // namespace
 }  // namespace cmlr::controllers

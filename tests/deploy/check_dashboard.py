@@ -2,12 +2,21 @@
 """Static checks of deploy/grafana/cml-reconciler.json and deploy/prometheus/alerts.yaml.
 
 - the dashboard is a Grafana 10 dashboard JSON that imports anywhere: no fixed id, a uid, a
-  Prometheus data-source variable used by every panel and target, a multi-value `model` variable;
-- panels have unique ids, sit on the 24-column grid without overlapping, and are of core types;
-- every panel query, with Grafana's variables replaced by concrete values, is valid PromQL
-  (`promtool check rules` on a generated rules file) and selects only metrics of design.md
-  section 8 (plus the process_* ones); the same holds for every alert expression;
-- the dashboard covers every topic issue #8 asks for (each required metric appears);
+  Prometheus data-source variable used by every panel and target, multi-value `namespace`,
+  `job`, `instance` and `model` variables, each narrowed by the ones before it;
+- every selector of a reconciler metric (cml_reconciler_*, process_*) in a panel or annotation
+  query filters on the namespace, job and instance variables, so that two reconcilers are never
+  summed together, and per-model ones on the model variable too;
+- panels have unique ids, sit on the 24-column grid without overlapping, are of core types, and
+  state their unit, which matches what each query returns (seconds for duration quantiles,
+  bytes, ratios, per-second rates, timestamps);
+- annotations mark CML writes and desired-state loads; a dashboard link leads to the status
+  page (GET / of the instance);
+- every panel and annotation query, with Grafana's variables replaced by concrete values, is
+  valid PromQL (`promtool check rules` on a generated rules file) and selects only metrics of
+  design.md section 8 (plus the process_* ones); the same holds for every alert expression,
+  which may also use git-sync's own counter;
+- the dashboard covers every topic issues #8 and #18 ask for (each required metric appears);
 - the tests' copy of the metric contract equals design.md section 8 (when design.md is present).
 
 Usage: check_dashboard.py [--design PATH]   (run from the repository root)
@@ -44,15 +53,35 @@ REQUIRED_METRICS = {
     "desired-state last success": "cml_reconciler_desired_state_last_success_timestamp_seconds",
     "process memory": "process_resident_memory_bytes",
     "process CPU": "process_cpu_seconds_total",
+    # Issue #18.
+    "latest desired-state load result": "cml_reconciler_desired_state_last_load_success",
+    "work queue adds": "cml_reconciler_workqueue_adds_total",
+    "work duration": "cml_reconciler_workqueue_work_duration_seconds_bucket",
+    "unfinished work": "cml_reconciler_workqueue_unfinished_work_seconds",
+    "longest running pass": "cml_reconciler_workqueue_longest_running_processor_seconds",
+    "verifications": "cml_reconciler_verifications_total",
+    "rollbacks": "cml_reconciler_rollbacks_total",
+    "notifications": "cml_reconciler_notifications_total",
 }
+# Issue #18: what the annotations must mark.
+REQUIRED_ANNOTATION_METRICS = {
+    "CML writes": "cml_reconciler_actions_total",
+    "desired-state loads": "cml_reconciler_desired_state_loads_total",
+}
+# The variables every reconciler metric is filtered on, in the order each narrows the next.
+SCOPE_VARIABLES = ["namespace", "job", "instance"]
+SCOPED_METRIC_RE = re.compile(r"\b((?:cml_reconciler|process)_[a-z_]+)\b(\{[^}]*\})?")
 
 # design.md section 8: the metrics labelled by model.
 PER_MODEL_METRICS = [
-    "cml_reconciler_reconcile_total", "cml_reconciler_reconcile_duration_seconds",
-    "cml_reconciler_model_info", "cml_reconciler_model_condition",
-    "cml_reconciler_model_replicas", "cml_reconciler_actions_total", "cml_reconciler_drift_total",
-    "cml_reconciler_convergence_seconds", "cml_reconciler_last_sync_timestamp_seconds",
+    "cml_reconciler_reconcile_total", "cml_reconciler_model_info",
+    "cml_reconciler_model_condition", "cml_reconciler_model_replicas",
+    "cml_reconciler_actions_total", "cml_reconciler_drift_total",
+    "cml_reconciler_last_sync_timestamp_seconds", "cml_reconciler_verifications_total",
+    "cml_reconciler_rollbacks_total",
 ]
+DATE_UNITS = {"dateTimeFromNow", "dateTimeAsIso", "dateTimeAsLocal"}
+RATE_UNITS = {"ops", "reqps", "rps", "wps", "cps"}
 
 
 def check_structure(dash, errors):
@@ -66,18 +95,28 @@ def check_structure(dash, errors):
     ds = variables.get("datasource")
     if not ds or ds.get("type") != "datasource" or ds.get("query") != "prometheus":
         errors.append("templating: needs a `datasource` variable of type datasource/prometheus")
-    model = variables.get("model")
-    if not model or model.get("type") != "query":
-        errors.append("templating: needs a `model` variable of type query")
-    else:
-        if (model.get("datasource") or {}).get("uid") not in DS_REFS:
-            errors.append("templating: `model` must query the ${datasource} data source")
-        query = model.get("query")
-        query = query.get("query") if isinstance(query, dict) else query
-        if "label_values(cml_reconciler_model_info, model)" not in (query or ""):
-            errors.append("templating: `model` must list label_values(cml_reconciler_model_info, model)")
-        if not (model.get("multi") and model.get("includeAll") and model.get("allValue") == ".*"):
-            errors.append("templating: `model` must be multi-value with All = .*")
+    order = [v.get("name") for v in dash.get("templating", {}).get("list", [])]
+    expected = ["datasource", *SCOPE_VARIABLES, "model"]
+    if [n for n in order if n in expected] != expected:
+        errors.append(f"templating: variables must come in the order {expected}, found {order}")
+    for i, name in enumerate(SCOPE_VARIABLES + ["model"]):
+        var = variables.get(name)
+        if not var or var.get("type") != "query":
+            errors.append(f"templating: needs a `{name}` variable of type query")
+            continue
+        if (var.get("datasource") or {}).get("uid") not in DS_REFS:
+            errors.append(f"templating: `{name}` must query the ${{datasource}} data source")
+        query = var.get("query")
+        query = (query.get("query") if isinstance(query, dict) else query) or ""
+        source = "cml_reconciler_model_info" if name == "model" else "cml_reconciler_build_info"
+        if not re.fullmatch(rf"label_values\({source}(\{{[^}}]*\}})?, {name}\)", query):
+            errors.append(f"templating: `{name}` must be label_values({source}{{...}}, {name})")
+        for before in SCOPE_VARIABLES[:i]:
+            if f'{before}=~"${before}"' not in query:
+                errors.append(f"templating: `{name}` must be narrowed by {before}=~\"${before}\"")
+        if not (var.get("multi") and var.get("includeAll") and var.get("allValue") == ".*"):
+            errors.append(f"templating: `{name}` must be multi-value with All = .* (which also "
+                          "matches a missing label, e.g. no namespace outside Kubernetes)")
     for name, v in variables.items():
         if (v.get("datasource") or {}).get("uid") not in (None, *DS_REFS):
             errors.append(f"templating: variable {name} names a fixed data source")
@@ -111,6 +150,8 @@ def check_structure(dash, errors):
                 break
         if p.get("type") == "row":
             continue
+        if p.get("type") != "text" and "unit" not in ((p.get("fieldConfig") or {}).get("defaults") or {}):
+            errors.append(f"{where}: no unit (fieldConfig.defaults.unit)")
         if (p.get("datasource") or {}).get("uid") not in DS_REFS:
             errors.append(f"{where}: data source must be ${{datasource}}")
         targets = p.get("targets") or []
@@ -126,8 +167,72 @@ def check_structure(dash, errors):
                 errors.append(f"{where} ref {t.get('refId')}: empty expr")
 
 
-def check_exprs(exprs, errors):
-    allowed = px.allowed_series()
+def expected_units(expr):
+    """The units a query's result can honestly be shown in, or None for no opinion."""
+    if "histogram_quantile" in expr and "_seconds_bucket" in expr:
+        return {"s"}
+    if "_bytes" in expr:
+        return {"bytes"}
+    if "timestamp_seconds" in expr and "* 1000" in expr:
+        return DATE_UNITS
+    if "time() -" in expr and "start_time_seconds" in expr:
+        return {"s", "dtdurations"}
+    if re.search(r"rate\([^/]*\)\)?\s*(or [^/]*)?\)?\s*/\s*\(?\s*sum", expr):
+        return {"percentunit"}  # a ratio of two rates
+    if re.search(r"\brate\(\w+_seconds_total\b", expr):
+        return {"percentunit"}  # seconds per second
+    if re.search(r"\brate\(\w+_total\b", expr):
+        return RATE_UNITS
+    if re.search(r"\bincrease\(", expr):
+        return {"short", "none"}
+    if re.search(r"\b\w+_seconds\b(?!_)", expr):
+        return {"s"}
+    return None
+
+
+def target_unit(panel, target):
+    """The unit Grafana shows `target` in: the panel default, or an override that matches the
+    target by refId or its literal legend."""
+    fc = panel.get("fieldConfig") or {}
+    unit = (fc.get("defaults") or {}).get("unit")
+    for o in fc.get("overrides") or []:
+        m = o.get("matcher") or {}
+        hit = False
+        if m.get("id") == "byFrameRefID":
+            hit = m.get("options") == target.get("refId")
+        elif m.get("id") == "byRegexp":
+            pattern = str(m.get("options", "")).strip("/")
+            hit = bool(re.fullmatch(pattern, target.get("legendFormat") or ""))
+        if hit:
+            for prop in o.get("properties") or []:
+                if prop.get("id") == "unit":
+                    unit = prop.get("value")
+    return unit
+
+
+def check_units(dash, errors):
+    for p in px.iter_panels(dash.get("panels", [])):
+        if p.get("type") in ("row", "text", "table"):
+            continue  # tables set units per column (checked by name below)
+        for t in p.get("targets") or []:
+            want = expected_units(t.get("expr", ""))
+            got = target_unit(p, t)
+            if want is not None and got not in want:
+                errors.append(f'panel {p.get("id")} "{p.get("title")}" ref {t.get("refId")}: unit '
+                              f"{got!r}, but the query returns {' or '.join(sorted(want))}")
+
+
+def check_scope(label, expr, errors):
+    """Every reconciler metric selector filters on the namespace, job and instance variables."""
+    for m in SCOPED_METRIC_RE.finditer(expr):
+        matchers = m.group(2) or ""
+        for var in SCOPE_VARIABLES:
+            if f'{var}=~"${var}"' not in matchers:
+                errors.append(f"{label}: {m.group(1)} must filter on {var}=~\"${var}\"")
+
+
+def check_exprs(exprs, errors, extra_allowed=frozenset()):
+    allowed = px.allowed_series() | set(extra_allowed)
     used = set()
     concrete = []
     for label, raw in exprs:
@@ -162,20 +267,34 @@ def main():
     errors = []
 
     if os.path.exists(args.design):
-        errors.extend(f"contract: {p}" for p in px.check_contract(args.design))
+        notes = []
+        errors.extend(f"contract: {p}" for p in px.check_contract(args.design, notes))
+        for n in notes:
+            print(f"note: {n}")
     else:
         print(f"note: {args.design} not found; the contract copy is not compared with it")
 
     dash = px.load_dashboard(DASHBOARD)
     check_structure(dash, errors)
+    check_units(dash, errors)
     queries = px.dashboard_queries(dash)
+    annotations = px.dashboard_annotations(dash)
     used = check_exprs(queries, errors)
+    annotated = check_exprs(annotations, errors)
+    for label, e in queries + annotations:
+        check_scope(label, e, errors)
     for topic, metric in REQUIRED_METRICS.items():
         if metric not in used:
             errors.append(f"dashboard: nothing shows {topic} ({metric})")
+    for topic, metric in REQUIRED_ANNOTATION_METRICS.items():
+        if metric not in annotated:
+            errors.append(f"dashboard: no annotation marks {topic} ({metric})")
+    links = [l for l in dash.get("links", []) if l.get("type") == "link"]
+    if not any(re.fullmatch(r"https?://\$\{?instance\}?/", l.get("url", "")) for l in links):
+        errors.append("dashboard: needs a link to the status page, http://${instance}/")
     # Every selector of a metric with a `model` label honours the Model variable.
     model_filtered = []
-    for label, e in queries:
+    for label, e in queries + annotations:
         stripped = re.sub(r'"(?:[^"\\]|\\.)*"', '""', e)
         for m in re.finditer(r"\b(%s)(_bucket)?\b(\{[^}]*\})?" % "|".join(PER_MODEL_METRICS), e):
             if 'model=~"$model"' not in (m.group(3) or ""):
@@ -185,13 +304,14 @@ def main():
 
     rules = px.rule_exprs(px.load_rules(ALERTS))
     rule_errors = []
-    check_exprs(rules, rule_errors)
+    check_exprs(rules, rule_errors, px.RULE_ONLY_METRICS)
     errors.extend(rule_errors)
 
     for e in errors:
         print(f"FAIL {e}")
     print(f"{len(queries)} dashboard queries ({len(model_filtered)} per-model), "
-          f"{len(rules)} rule expressions checked; {len(errors)} problem(s)")
+          f"{len(annotations)} annotations, {len(rules)} rule expressions checked; "
+          f"{len(errors)} problem(s)")
     return 1 if errors else 0
 
 

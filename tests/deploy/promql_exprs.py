@@ -34,11 +34,36 @@ CONTRACT_METRICS = {
     "cml_reconciler_workqueue_depth": "gauge",
     "cml_reconciler_workqueue_retries_total": "counter",
     "cml_reconciler_workqueue_queue_duration_seconds": "histogram",
+    "cml_reconciler_desired_state_info": "gauge",
+    "cml_reconciler_desired_state_last_load_success": "gauge",
+    "cml_reconciler_verifications_total": "counter",
+    "cml_reconciler_rollbacks_total": "counter",
+    "cml_reconciler_notifications_total": "counter",
+    "cml_reconciler_api_retries_total": "counter",
+    "cml_reconciler_workqueue_adds_total": "counter",
+    "cml_reconciler_workqueue_work_duration_seconds": "histogram",
+    "cml_reconciler_workqueue_unfinished_work_seconds": "gauge",
+    "cml_reconciler_workqueue_longest_running_processor_seconds": "gauge",
     "process_cpu_seconds_total": "counter",
     "process_resident_memory_bytes": "gauge",
     "process_open_fds": "gauge",
     "process_start_time_seconds": "gauge",
 }
+
+# Families the daemon exports (issue #18) that design.md section 8 does not list yet. While a
+# name is here and missing from design.md, check_contract() notes it instead of failing; once
+# design.md lists it, remove it from here.
+AWAITING_DESIGN = {
+    "cml_reconciler_api_retries_total",
+    "cml_reconciler_workqueue_adds_total",
+    "cml_reconciler_workqueue_work_duration_seconds",
+    "cml_reconciler_workqueue_unfinished_work_seconds",
+    "cml_reconciler_workqueue_longest_running_processor_seconds",
+}
+
+# Metrics that alert rules may use besides the contract: git-sync's own counter (its sidecar is
+# scraped with --http-metrics), for CMLReconcilerDesiredStateStale. Never in the dashboard.
+RULE_ONLY_METRICS = {"git_sync_count_total"}
 
 # Series that Prometheus itself adds to every target.
 SCRAPE_SERIES = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
@@ -58,6 +83,9 @@ PROMQL_KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "gr
 
 # What the checks put in place of Grafana's variables. `$model` becomes the "All" value.
 GRAFANA_VALUES = {
+    "namespace": ".*",
+    "job": ".*",
+    "instance": ".*",
     "model": ".*",
     "__rate_interval": "1m",
     "__interval": "15s",
@@ -81,8 +109,9 @@ def allowed_series():
     return names
 
 
-def check_contract(design_path):
-    """Returns a list of differences between CONTRACT_METRICS and design.md section 8."""
+def check_contract(design_path, notes=None):
+    """Returns a list of differences between CONTRACT_METRICS and design.md section 8. Names of
+    AWAITING_DESIGN missing from design.md go to `notes` (a list) instead."""
     with open(design_path, encoding="utf-8") as f:
         text = f.read()
     section = text.split("## 8.", 1)[1].split("\n## ", 1)[0]
@@ -97,6 +126,9 @@ def check_contract(design_path):
     problems = []
     for name in sorted(set(design) | set(CONTRACT_METRICS)):
         if name not in design:
+            if name in AWAITING_DESIGN and notes is not None:
+                notes.append(f"{name}: exported, awaiting its row in design.md section 8")
+                continue
             problems.append(f"{name}: in the tests' copy of the contract, not in design.md")
         elif name not in CONTRACT_METRICS:
             problems.append(f"{name}: in design.md section 8, not in the tests' copy")
@@ -139,6 +171,16 @@ def dashboard_queries(dash):
         for t in p.get("targets", []) or []:
             if "expr" in t:
                 out.append((f'panel {p.get("id")} "{p.get("title")}" ref {t.get("refId")}', t["expr"]))
+    return out
+
+
+def dashboard_annotations(dash):
+    """[(label, raw_expr)] of every Prometheus annotation query of the dashboard."""
+    out = []
+    for a in dash.get("annotations", {}).get("list", []):
+        expr = a.get("expr") or (a.get("target") or {}).get("expr")
+        if expr:
+            out.append((f'annotation "{a.get("name")}"', expr))
     return out
 
 

@@ -2,7 +2,7 @@
 """Evaluates the dashboard's and the alert rules' PromQL through a running Prometheus's HTTP API.
 
 Waits (bounded) until the scrape job has been scraped a few times, then:
-- every alert rule expression is accepted by /api/v1/query;
+- every alert rule expression and every dashboard annotation query is accepted by /api/v1/query;
 - every dashboard panel query (Grafana variables replaced as in check_dashboard.py) is accepted
   and returns data; queries are retried until --timeout, since some series (convergence, actions)
   appear only after the daemon has done some work;
@@ -80,8 +80,19 @@ def main():
         if r.get("status") != "success":
             fails.append(f"{label}: rejected: {r.get('error')}")
 
+    dashboard = px.load_dashboard(args.dashboard)
+    # Annotation queries: accepted (they mark events, so they may well return nothing yet).
+    for label, raw in px.dashboard_annotations(dashboard):
+        try:
+            r = query(args.url, px.substitute(raw))
+        except ValueError as e:
+            fails.append(f"{label}: {e}")
+            continue
+        if r.get("status") != "success":
+            fails.append(f"{label}: rejected: {r.get('error')}")
+
     pending = {}
-    queries = px.dashboard_queries(px.load_dashboard(args.dashboard))
+    queries = px.dashboard_queries(dashboard)
     if len({label for label, _ in queries}) != len(queries):
         fails.append("dashboard: two panel queries share an id and refId")
     for label, raw in queries:

@@ -15,6 +15,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "common/time_format.h"
+
 namespace cmlr::common {
 
 namespace {
@@ -57,6 +59,7 @@ struct ServerState {
   std::optional<ssl::context> tls;
   std::list<Connection> connections;
   bool stopping = false;
+  RealClock clock;  // for the Date header only
 };
 
 std::chrono::steady_clock::duration Steady(Duration d) {
@@ -116,6 +119,9 @@ net::awaitable<void> ServeRequests(std::shared_ptr<ServerState> state, Stream& s
     }
     response->version(version == 10 ? 10 : 11);
     response->keep_alive(keep_alive && !state->stopping);
+    if (response->find(http::field::date) == response->end()) {
+      response->set(http::field::date, FormatHttpDate(state->clock.Now()));
+    }
     response->prepare_payload();
     lowest.expires_after(Steady(state->options.write_timeout));
     co_await http::async_write(stream, *response, net::redirect_error(net::use_awaitable, ec));

@@ -1,6 +1,8 @@
 #include "common/time_format.h"
 
+#include <algorithm>
 #include <charconv>
+#include <iterator>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -105,6 +107,53 @@ StatusOr<TimePoint> ParseRfc3339(std::string_view text) {
         "invalid timestamp \"{}\": out of the supported range (years 1678 to 2261)", text));
   }
   return TimePoint(whole) + fraction;
+}
+
+namespace {
+
+constexpr std::string_view kWeekdays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+}  // namespace
+
+std::string FormatHttpDate(TimePoint time) {
+  const auto days = std::chrono::floor<std::chrono::days>(time);
+  const std::chrono::year_month_day date{days};
+  const std::chrono::weekday weekday{days};
+  const auto seconds = std::chrono::floor<std::chrono::seconds>(time);
+  return fmt::format("{}, {:02} {} {:04} {:%H:%M:%S} GMT", kWeekdays[weekday.c_encoding()],
+                     static_cast<unsigned>(date.day()),
+                     kMonths[static_cast<unsigned>(date.month()) - 1],
+                     static_cast<int>(date.year()), seconds);
+}
+
+StatusOr<TimePoint> ParseHttpDate(std::string_view text) {
+  const auto bad = [&] {
+    return InvalidArgumentError(fmt::format("\"{}\" is not an HTTP date", text));
+  };
+  // "Fri, 04 Dec 2026 17:30:00 GMT": 29 characters.
+  if (text.size() != 29 || text.substr(3, 2) != ", " || text.substr(25) != " GMT") return bad();
+  std::size_t pos = 5;
+  int day = 0, year = 0, hour = 0, minute = 0, second = 0;
+  if (!ReadDigits(text, pos, 2, day) || !Expect(text, pos, ' ')) return bad();
+  const std::string_view month_name = text.substr(pos, 3);
+  const auto month = std::find(std::begin(kMonths), std::end(kMonths), month_name);
+  if (month == std::end(kMonths)) return bad();
+  pos += 3;
+  if (!Expect(text, pos, ' ') || !ReadDigits(text, pos, 4, year) || !Expect(text, pos, ' ') ||
+      !ReadDigits(text, pos, 2, hour) || !Expect(text, pos, ':') ||
+      !ReadDigits(text, pos, 2, minute) || !Expect(text, pos, ':') ||
+      !ReadDigits(text, pos, 2, second)) {
+    return bad();
+  }
+  const std::chrono::year_month_day date{
+      std::chrono::year(year),
+      std::chrono::month(static_cast<unsigned>(month - std::begin(kMonths)) + 1),
+      std::chrono::day(static_cast<unsigned>(day))};
+  if (!date.ok() || hour > 23 || minute > 59 || second > 60) return bad();
+  return TimePoint(std::chrono::sys_days(date)) + std::chrono::hours(hour) +
+         std::chrono::minutes(minute) + std::chrono::seconds(second);
 }
 
 }  // namespace cmlr::common

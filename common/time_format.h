@@ -16,4 +16,9 @@ std::string FormatRfc3339(TimePoint time, bool with_millis = false);
 // after 2261).
 StatusOr<TimePoint> ParseRfc3339(std::string_view text);
 
+// The HTTP `Date` form (RFC 9110 IMF-fixdate): "Fri, 04 Dec 2026 17:30:00 GMT".
+std::string FormatHttpDate(TimePoint time);
+// Parses IMF-fixdate; INVALID_ARGUMENT for anything else (the obsolete forms included).
+StatusOr<TimePoint> ParseHttpDate(std::string_view text);
+
 }  // namespace cmlr::common

@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "daemon/daemon_options.h"
+#include "daemon/doctor.h"
 
 namespace cmlr::daemon {
 
@@ -20,5 +21,11 @@ namespace cmlr::daemon {
 [[nodiscard]] common::StatusOr<std::unique_ptr<api::HttpCmlClient>> CreateCmlClient(
     boost::asio::any_io_executor executor, common::Clock& clock, const DaemonOptions& options,
     prometheus::Registry& registry, std::shared_ptr<spdlog::logger> logger);
+
+// One authenticated GET of the runtime catalogue over the bare transport, for what the typed
+// client does not show: whether TLS was used (and verified, or the exchange fails) and how far
+// CML's `Date` is from `clock`. Failures are in EndpointProbe::error, never thrown.
+boost::asio::awaitable<EndpointProbe> ProbeEndpoint(boost::asio::any_io_executor executor,
+                                                    common::Clock& clock, DaemonOptions options);
 
 }  // namespace cmlr::daemon

@@ -13,4 +13,7 @@ int RunPlan(DaemonOptions options);
 // `cml-reconciler apply`: converges once; exit 0 converged, 1 error or timeout, 3 stalled.
 int RunApply(DaemonOptions options);
 
+// `cml-reconciler doctor`: read-only checks of a workspace; exit 0 no FAIL, 1 any FAIL.
+int RunDoctor(DaemonOptions options);
+
 }  // namespace cmlr::daemon

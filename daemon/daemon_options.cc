@@ -9,9 +9,9 @@
 namespace cmlr::daemon {
 
 void AddDaemonFlags(CLI::App& app, DaemonOptions& o, Command command) {
-  app.add_option("--desired", o.desired, "desired-state file or directory")
-      ->envname("CMLR_DESIRED")
-      ->required();
+  auto* desired = app.add_option("--desired", o.desired, "desired-state file or directory")
+                      ->envname("CMLR_DESIRED");
+  if (command != Command::kDoctor) desired->required();
   app.add_option("--cml-url", o.cml_url, "https://<workspace domain> (else https://$CDSW_DOMAIN)")
       ->envname("CML_URL");
   app.add_option("--api-key-file", o.api_key_file,
@@ -42,9 +42,15 @@ void AddDaemonFlags(CLI::App& app, DaemonOptions& o, Command command) {
         ->check(CLI::Range(1, 256));
     app.add_flag("--dry-run", o.dry_run, "observe and plan, never write");
   }
-  if (command != Command::kPlan) {
+  if (command != Command::kDoctor) {
     app.add_flag("--prune", o.prune,
                  "stop deployments of models removed from the desired state (never deletes)");
+  }
+  if (command == Command::kPlan || command == Command::kDoctor) {
+    app.add_option("-o,--output", o.output, "output format")
+        ->capture_default_str()
+        ->check(command == Command::kPlan ? CLI::IsMember({"text", "json", "markdown"})
+                                          : CLI::IsMember({"text", "json"}));
   }
   if (command == Command::kApply) {
     app.add_option("--timeout", o.timeout, "give up after this long")->capture_default_str();

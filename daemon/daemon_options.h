@@ -28,13 +28,14 @@ struct DaemonOptions {
   std::string timeout = "30m";
   std::string log_format = "text";
   std::string log_level = "info";
+  std::string output = "text";  // plan: text|json|markdown; doctor: text|json
 
   // Parsed forms, filled by Validate().
   common::Duration resync_duration{};
   common::Duration timeout_duration{};
 };
 
-enum class Command { kRun, kPlan, kApply };
+enum class Command { kRun, kPlan, kApply, kDoctor };
 
 // Registers the flags `command` takes on `app`, with their environment fallbacks.
 void AddDaemonFlags(CLI::App& app, DaemonOptions& options, Command command);

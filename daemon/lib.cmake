@@ -8,6 +8,8 @@ add_library(cmlr_daemon_lib
   ${CMAKE_CURRENT_LIST_DIR}/daemon_metrics.cc
   ${CMAKE_CURRENT_LIST_DIR}/daemon_options.cc
   ${CMAKE_CURRENT_LIST_DIR}/desired_state_watcher.cc
+  ${CMAKE_CURRENT_LIST_DIR}/doctor.cc
+  ${CMAKE_CURRENT_LIST_DIR}/doctor_command.cc
   ${CMAKE_CURRENT_LIST_DIR}/http_endpoints.cc
   ${CMAKE_CURRENT_LIST_DIR}/logging.cc
   ${CMAKE_CURRENT_LIST_DIR}/plan_apply_commands.cc

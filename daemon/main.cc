@@ -54,6 +54,11 @@ int main(int argc, char** argv) {
   cmlr::daemon::AddDaemonFlags(*apply, options, Command::kApply);
   apply->callback([&] { exit_code = cmlr::daemon::RunApply(options); });
 
+  auto* doctor = app.add_subcommand(
+      "doctor", "read-only checks of a CML workspace; exit 0 no FAIL, 1 any FAIL; never writes");
+  cmlr::daemon::AddDaemonFlags(*doctor, options, Command::kDoctor);
+  doctor->callback([&] { exit_code = cmlr::daemon::RunDoctor(options); });
+
   auto* validate = app.add_subcommand(
       "validate", "offline check of desired-state files; exit 0 valid, 1 invalid");
   std::vector<std::string> validate_paths;

@@ -1,4 +1,5 @@
 #include "common/http_server.h"
+#include "common/time_format.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -89,6 +90,9 @@ TEST_F(HttpServerTest, ServesKeepAliveRequests) {
   EXPECT_EQ(exchange.responses[0].body(), "GET /a ");
   EXPECT_EQ(exchange.responses[1].body(), "POST /b payload");
   EXPECT_TRUE(exchange.responses[2].keep_alive());
+  // Every answer carries a Date (clients such as `doctor` compare clocks with it).
+  EXPECT_TRUE(ParseHttpDate(exchange.responses[0][http::field::date]).ok())
+      << exchange.responses[0][http::field::date];
 }
 
 // Verifies that a body over the limit is refused with 413 before the handler sees it.

@@ -59,5 +59,19 @@ TEST(TimeFormatTest, RejectsTimesOutOfRange) {
   EXPECT_EQ(FormatRfc3339(*first), "1678-01-01T00:00:00Z");
 }
 
+// Verifies the HTTP Date form both ways, and that other forms are refused.
+TEST(TimeFormatTest, HttpDates) {
+  const TimePoint t = *ParseRfc3339("2026-12-04T17:30:05Z");
+  EXPECT_EQ(FormatHttpDate(t), "Fri, 04 Dec 2026 17:30:05 GMT");
+  EXPECT_EQ(*ParseHttpDate("Fri, 04 Dec 2026 17:30:05 GMT"), t);
+  EXPECT_EQ(FormatHttpDate(*ParseRfc3339("1994-11-06T08:49:37.999Z")),
+            "Sun, 06 Nov 1994 08:49:37 GMT");
+  for (const char* text : {"", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994",
+                           "Fri, 31 Feb 2026 17:30:05 GMT", "Fri, 04 Dex 2026 17:30:05 GMT",
+                           "Fri, 04 Dec 2026 25:30:05 GMT", "Fri, 04 Dec 2026 17:30:05 UTC"}) {
+    EXPECT_FALSE(ParseHttpDate(text).ok()) << text;
+  }
+}
+
 }  // namespace
 }  // namespace cmlr::common

@@ -228,5 +228,36 @@ TEST_F(DaemonE2eTest, FailsFastOnBadStartup) {
   EXPECT_NE(no_key.Stderr().find("missing-key"), std::string::npos) << no_key.Stderr();
 }
 
+// Verifies `doctor` against the emulator: every check passes as it behaves today, the JSON form
+// parses, nothing is written; with sparse list answers it FAILs (exit 1) naming the fields.
+TEST_F(DaemonE2eTest, DoctorPassesOnTheEmulatorAndNamesSparseFields) {
+  const fs::path desired = dir_ / "desired";
+  CopyExamples(desired);
+  std::vector<std::string> args = {"doctor", "--desired", desired.string()};
+  for (const std::string& flag : ClientFlags(emulator_)) args.push_back(flag);
+  Process doctor(DaemonBinary(), args);
+  EXPECT_EQ(doctor.Wait(std::chrono::seconds(60)), 0) << doctor.Stdout() << doctor.Stderr();
+  EXPECT_NE(doctor.Stdout().find("PASS  api key"), std::string::npos) << doctor.Stdout();
+  EXPECT_EQ(doctor.Stdout().find("FAIL"), std::string::npos) << doctor.Stdout();
+
+  args.insert(args.end(), {"-o", "json"});
+  Process as_json(DaemonBinary(), args);
+  EXPECT_EQ(as_json.Wait(std::chrono::seconds(60)), 0) << as_json.Stderr();
+  const nlohmann::json report = nlohmann::json::parse(as_json.Stdout(), nullptr, false);
+  ASSERT_TRUE(report.is_object()) << as_json.Stdout();
+  EXPECT_EQ(report["fail"], 0);
+  EXPECT_GT(report["pass"].get<int>(), 5);
+
+  ASSERT_EQ(
+      Http("PUT", emulator_.port(), "/_emulator/quirks", R"({"quirks": "sparse-lists"})").status,
+      200);
+  Process sparse(DaemonBinary(), {args.begin(), args.end() - 2});
+  EXPECT_EQ(sparse.Wait(std::chrono::seconds(60)), 1) << sparse.Stdout() << sparse.Stderr();
+  EXPECT_NE(sparse.Stdout().find("FAIL  list fields"), std::string::npos) << sparse.Stdout();
+  EXPECT_NE(sparse.Stdout().find("model_version_metadata.mlflow_metadata"), std::string::npos)
+      << sparse.Stdout();
+  EXPECT_EQ(emulator_.Calls().value("writes", -1), 0) << "doctor wrote to CML";
+}
+
 }  // namespace
 }  // namespace cmlr::e2e

@@ -682,5 +682,90 @@ TEST_F(ReliabilityTest, SigtermWithCallsInFlightExitsZeroWithinTenSeconds) {
   ExpectConverged(emulator, daemon, models, seconds(60));
 }
 
+// One run under real-CML behaviours of design 4a (the emulator's --quirks).
+struct QuirkCase {
+  std::string name;    // the gtest name
+  std::string quirks;  // the --quirks value
+};
+
+class QuirksTest : public ReliabilityTest, public ::testing::WithParamInterface<QuirkCase> {};
+
+// Verifies, under each quirk of design 4a on its own and under all of them together, that the
+// daemon converges with exactly one model, one build and one running deployment per desired
+// model (register-from-run included), never sending more writes than section 4a allows; and
+// that a description change is one update_model that keeps the model's other fields (a PATCH
+// that replaces the whole model would otherwise clear its name).
+TEST_P(QuirksTest, ConvergesWithinTheWriteBudget) {
+  const QuirkCase& quirk = GetParam();
+  SCOPED_TRACE("emulator --quirks " + quirk.quirks);
+  std::vector<std::string> args = FastTimings();
+  args.insert(args.end(), {"--quirks", quirk.quirks});
+  if (quirk.quirks.find("gateway-v1-codes") != std::string::npos) {
+    // Throttling is what the v1 codes change (403 with gRPC code 8 instead of 429).
+    args.insert(args.end(), {"--throttle-rate", "0.1", "--seed", kFaultSeed});
+  }
+  Emulator emulator(EmulatorOptions{.args = args});
+  ASSERT_GT(emulator.port(), 0) << emulator.process().Stderr();
+  std::vector<ModelSpec> models = ThreeModels();
+  WriteDesired(desired_, models);
+  Daemon daemon(RunFlags(desired_, emulator));
+  ASSERT_GT(daemon.port(), 0) << daemon.Output();
+  ExpectConverged(emulator, daemon, models, seconds(90));
+
+  const auto alpha_digest = [&] {
+    for (const json& model : DaemonStatus(daemon.port()).value("models", json::array())) {
+      if (model.value("name", "") == "alpha") return model.value("desiredDigest", "");
+    }
+    return std::string();
+  };
+  const std::string before = alpha_digest();
+  std::string alpha = ModelYaml(models[0]);
+  alpha.insert(alpha.find("  registeredModel:"), "  description: Fraud Detection 2025\n");
+  WriteFileAtomically(desired_ / "alpha.yaml", alpha);
+  ASSERT_TRUE(WaitFor([&] { return alpha_digest() != before; }, seconds(10)));
+  const auto described = [&] {
+    for (const json& project : emulator.State().value("projects", json::array())) {
+      for (const json& model : project.value("models", json::array())) {
+        if (model.value("name", "") == "FraudCLF-alpha") {
+          return model.value("description", "") == "Fraud Detection 2025";
+        }
+      }
+    }
+    return false;  // the name was lost, or the model
+  };
+  EXPECT_TRUE(WaitFor(described, seconds(30))) << "the description did not reach CML";
+  ExpectConverged(emulator, daemon, models, seconds(60));
+
+  // Writes CML applied (answered 200), by operation.
+  std::map<std::string, int> applied;
+  const json calls = emulator.Calls();
+  for (const json& write : calls.value("writes_log", json::array())) {
+    if (write.value("status", 0) == 200) ++applied[write.value("operation", "")];
+  }
+  EXPECT_EQ(applied["create_registered_model"], 1) << calls.dump(1);
+  EXPECT_EQ(applied["create_model"], 3) << calls.dump(1);
+  EXPECT_EQ(applied["update_model"], 1) << calls.dump(1);
+  EXPECT_EQ(applied["create_model_build"], 3) << calls.dump(1);
+  EXPECT_EQ(applied["create_model_deployment"], 3) << calls.dump(1);
+  EXPECT_EQ(applied["stop_model_deployment"], 0) << calls.dump(1);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EachQuirkAndAll, QuirksTest,
+    ::testing::Values(QuirkCase{"ListLag", "list-lag=1s"},
+                      QuirkCase{"ForbiddenForMissing", "forbidden-for-missing"},
+                      QuirkCase{"SparseLists", "sparse-lists"},
+                      QuirkCase{"PatchReplaces", "patch-replaces"},
+                      QuirkCase{"NanMetrics", "nan-metrics"}, QuirkCase{"ZeroTimes", "zero-times"},
+                      QuirkCase{"Lenient", "lenient"},
+                      QuirkCase{"GatewayV1Codes", "gateway-v1-codes"},
+                      QuirkCase{"Registration", "registration=1s"},
+                      QuirkCase{"SucceededPhase", "succeeded-phase"},
+                      QuirkCase{"All",
+                                "list-lag=1s,forbidden-for-missing,sparse-lists,patch-replaces,"
+                                "nan-metrics,zero-times,lenient,gateway-v1-codes,"
+                                "registration=1s,succeeded-phase"}),
+    [](const ::testing::TestParamInfo<QuirkCase>& param) { return param.param.name; });
+
 }  // namespace
 }  // namespace cmlr::e2e

@@ -8,31 +8,55 @@ anything else in a kustomization fails the check, so that it cannot be silently 
 document is read with yaml.safe_load_all.
 
 Checks, for both variants (git-sync: deploy/kubernetes, ConfigMap: deploy/kubernetes/configmap):
-- one Deployment (1 replica, Recreate), Service and ServiceMonitor, wired by labels and port
-  names, scraping /metrics;
+- one Deployment (1 replica, Recreate), the Service and ServiceMonitor `cml-reconciler`, wired by
+  labels and port names, scraping /metrics as job="cml-reconciler" (jobLabel), whatever an
+  overlay renames the Service to;
+- every object carries app.kubernetes.io/name and app.kubernetes.io/instance, and every selector
+  (Deployment, Services, ServiceMonitors, NetworkPolicy) includes the instance, so that two
+  reconcilers can share a namespace;
+- a NetworkPolicy selects the pod and admits only listed peers (no open `from`) to the daemon's
+  port, using matchExpressions in `from` (kustomize's includeSelectors rewrites matchLabels);
+- one PrometheusRule whose groups equal deploy/prometheus/alerts.yaml's, text included
+  (tests/deploy/sync_prometheusrule.py writes it);
 - pod and every container: non-root, read-only root filesystem, no privilege escalation, all
   capabilities dropped, RuntimeDefault seccomp, no service account token, requests and limits;
 - termination grace period covers the daemon's 10 s shutdown;
 - liveness on /healthz and readiness on /readyz of the port the daemon listens on (9464);
-- the API key comes from a Secret mounted read-only as a file that CML_API_KEY_FILE names;
+- the API key comes from a Secret mounted read-only as a directory (no subPath, so that a rotated
+  key reaches the daemon) holding the file that CML_API_KEY_FILE names;
+- the container's args start with `run` and listen on 0.0.0.0:9464: they replace the image's CMD;
 - git-sync: an init clone and a sidecar with the same --root/--link on one emptyDir, and
-  CMLR_DESIRED is that link as the reconciler (read-only) sees it;
+  CMLR_DESIRED is that link as the reconciler (read-only) sees it; the sidecar serves metrics
+  (--http-bind, --http-metrics) on a named port it is probed on, exposed by a Service and
+  scraped by a ServiceMonitor as job="cml-reconciler-git-sync", the job the alert rules name;
 - ConfigMap: the mounted ConfigMap exists, has a fixed name, and holds ModelDeployment documents;
-- the two variants run the same reconciler container apart from where the desired state is.
+- the two variants run the same reconciler container apart from where the desired state is;
+- with `kubectl` present (its built-in kustomize): both variants render the same as here, and the
+  second-instance overlay renders a reconciler whose names and selectors are disjoint from the
+  first's, without a second PrometheusRule.
 
 Usage: check_kubernetes.py [ROOT]   (default deploy/kubernetes; run from the repository root)
 Exit 0 when every check passes, 1 otherwise, listing every failure.
 """
 
+import json
 import os
 import posixpath
 import re
+import shutil
+import subprocess
 import sys
 
 import yaml
 
-KUSTOMIZATION_KEYS = {"apiVersion", "kind", "resources", "configMapGenerator", "generatorOptions"}
+KUSTOMIZATION_KEYS = {"apiVersion", "kind", "resources", "configMapGenerator", "generatorOptions",
+                      "configurations"}
 DAEMON_PORT = 9464
+ALERTS = "deploy/prometheus/alerts.yaml"
+DAEMON_JOB = "cml-reconciler"
+GIT_SYNC_JOB = "cml-reconciler-git-sync"
+NAME_LABEL = "app.kubernetes.io/name"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
 SHUTDOWN_SECONDS = 10
 
 
@@ -54,6 +78,10 @@ def render(directory, fails, seen_files):
     for key in sorted(set(kust) - KUSTOMIZATION_KEYS):
         fails.append(f"{path}: `{key}` is not understood by this check; extend the renderer")
     fails.check(kust.get("kind") == "Kustomization", f"{path}: kind must be Kustomization")
+    for conf in kust.get("configurations", []) or []:
+        conf_path = os.path.normpath(os.path.join(directory, conf))
+        if fails.check(os.path.isfile(conf_path), f"{path}: configuration {conf} missing"):
+            seen_files.add(conf_path)  # it only teaches kustomize selectors; nothing to render
     docs = []
     for res in kust.get("resources", []):
         target = os.path.normpath(os.path.join(directory, res))
@@ -86,10 +114,19 @@ def render(directory, fails, seen_files):
     return docs
 
 
-def one(docs, kind, where, fails):
-    found = [d for d in docs if d.get("kind") == kind]
-    fails.check(len(found) == 1, f"{where}: expected one {kind}, found {len(found)}")
+def one(docs, kind, where, fails, name=None):
+    found = [d for d in docs if d.get("kind") == kind
+             and (name is None or d["metadata"]["name"] == name)]
+    what = f"{kind} {name}" if name else kind
+    fails.check(len(found) == 1, f"{where}: expected one {what}, found {len(found)}")
     return found[0] if found else None
+
+
+def selector_labels(selector):
+    """The matchLabels of a selector (a Service's selector is the map itself)."""
+    if selector is None:
+        return {}
+    return selector.get("matchLabels", selector) if "matchLabels" in selector else selector
 
 
 def matches(selector, labels):
@@ -167,10 +204,12 @@ def check_variant(root, variant, fails):
     seen = set()
     docs = render(root, fails, seen)
     dep = one(docs, "Deployment", where, fails)
-    svc = one(docs, "Service", where, fails)
-    mon = one(docs, "ServiceMonitor", where, fails)
+    svc = one(docs, "Service", where, fails, name="cml-reconciler")
+    mon = one(docs, "ServiceMonitor", where, fails, name="cml-reconciler")
     if not (dep and svc and mon):
-        return None, seen
+        return None, seen, docs
+    check_instance_labels(docs, where, fails)
+    check_prometheus_rule(docs, where, fails)
 
     spec = dep["spec"]
     pod = spec["template"]["spec"]
@@ -202,7 +241,7 @@ def check_variant(root, variant, fails):
 
     rec = containers.get("cml-reconciler")
     if not fails.check(rec is not None, f"{where}: no container named cml-reconciler"):
-        return None, seen
+        return None, seen, docs
     w = f"{where} container cml-reconciler"
     ports = {p.get("name"): p for p in rec.get("ports", [])}
     fails.check(any(p.get("containerPort") == DAEMON_PORT for p in ports.values()),
@@ -227,8 +266,11 @@ def check_variant(root, variant, fails):
     for e in env.values():
         fails.check("secretKeyRef" not in (e.get("valueFrom") or {}),
                     f"{w}: env {e['name']} comes from a Secret; mount secrets as files")
-    fails.check(flag(args, "listen") is None,
-                f"{w}: the image already listens on 0.0.0.0:{DAEMON_PORT}; a second --listen")
+    fails.check(rec.get("args", [])[:1] == ["run"] and not rec.get("command"),
+                f"{w}: args must start with `run`: they replace the image's CMD "
+                "(`run --listen 0.0.0.0:9464`), the ENTRYPOINT stays `cml-reconciler`")
+    fails.check(flag(args, "listen") == f"0.0.0.0:{DAEMON_PORT}",
+                f"{w}: args must say --listen 0.0.0.0:{DAEMON_PORT} (they replace the image's CMD)")
     key_file = (env.get("CML_API_KEY_FILE") or {}).get("value")
     if fails.check(bool(key_file), f"{w}: CML_API_KEY_FILE must name the key file"):
         m, rest = mount_of(rec, key_file)
@@ -236,6 +278,10 @@ def check_variant(root, variant, fails):
         if fails.check(vol is not None and "secret" in vol,
                        f"{w}: CML_API_KEY_FILE {key_file} is not on a Secret volume"):
             fails.check(m.get("readOnly") is True, f"{w}: the Secret mount must be readOnly")
+            fails.check("subPath" not in m and "subPathExpr" not in m and rest,
+                        f"{w}: mount the key's Secret as a directory, never with subPath: "
+                        "kubelet does not update subPath mounts, so a rotated key would never "
+                        "reach the daemon")
             items = vol["secret"].get("items")
             fails.check(items is None or any(i["path"] == rest for i in items),
                         f"{w}: the Secret volume has no file {rest}")
@@ -246,10 +292,10 @@ def check_variant(root, variant, fails):
 
     desired = (env.get("CMLR_DESIRED") or {}).get("value")
     if not fails.check(bool(desired), f"{w}: CMLR_DESIRED must name the desired state"):
-        return rec, seen
+        return rec, seen, docs
     d_mount, d_rest = mount_of(rec, desired)
     if not fails.check(d_mount is not None, f"{w}: CMLR_DESIRED {desired} is on no volume"):
-        return rec, seen
+        return rec, seen, docs
     fails.check(d_mount.get("readOnly") is True, f"{w}: the desired state must be mounted readOnly")
     d_vol = volumes.get(d_mount["name"], {})
 
@@ -264,15 +310,20 @@ def check_variant(root, variant, fails):
     fails.check(mon["apiVersion"] == "monitoring.coreos.com/v1", f"{where}: ServiceMonitor version")
     fails.check(matches(mon["spec"]["selector"].get("matchLabels"), svc["metadata"].get("labels", {})),
                 f"{where}: ServiceMonitor selector does not match the Service")
-    fails.check(svc["metadata"]["name"] == "cml-reconciler",
-                f"{where}: the alerts expect job=\"cml-reconciler\", i.e. the Service's name")
+    job_label = mon["spec"].get("jobLabel")
+    fails.check(job_label and svc["metadata"].get("labels", {}).get(job_label) == DAEMON_JOB,
+                f"{where}: the ServiceMonitor's jobLabel must name a Service label whose value is "
+                f"{DAEMON_JOB!r}: the alerts expect job=\"{DAEMON_JOB}\" whatever the Service is "
+                "called")
     endpoints = mon["spec"].get("endpoints", [])
     fails.check(any(e.get("port") in svc_ports and e.get("path", "/metrics") == "/metrics"
                     for e in endpoints),
                 f"{where}: ServiceMonitor must scrape /metrics on a Service port")
+    check_network_policy(docs, pod_labels, rec, containers, where, fails)
 
     if variant == "git-sync":
         check_git_sync(where, containers, inits, volumes, rec, desired, d_mount, d_rest, fails)
+        check_git_sync_metrics(where, docs, pod_labels, containers, fails)
     else:
         fails.check(not any("git-sync" in c.get("image", "") for c in {**containers, **inits}.values()),
                     f"{where}: the ConfigMap variant runs no git-sync")
@@ -284,7 +335,140 @@ def check_variant(root, variant, fails):
             cms = [d for d in docs if d.get("kind") == "ConfigMap" and d["metadata"]["name"] == cm_name]
             if fails.check(len(cms) == 1, f"{where}: ConfigMap {cm_name} is not rendered"):
                 check_desired_configmap(where, cms[0], fails)
-    return rec, seen
+    return rec, seen, docs
+
+
+def check_instance_labels(docs, where, fails):
+    for d in docs:
+        what = f"{where}: {d['kind']} {d['metadata']['name']}"
+        labels = d["metadata"].get("labels") or {}
+        fails.check(NAME_LABEL in labels and INSTANCE_LABEL in labels,
+                    f"{what}: needs the labels {NAME_LABEL} and {INSTANCE_LABEL}")
+        spec = d.get("spec") or {}
+        selectors = []
+        if d["kind"] == "Deployment":
+            selectors = [spec["selector"].get("matchLabels", {}),
+                         spec["template"]["metadata"].get("labels", {})]
+        elif d["kind"] == "Service":
+            selectors = [spec.get("selector") or {}]
+        elif d["kind"] == "ServiceMonitor":
+            selectors = [selector_labels(spec.get("selector"))]
+        elif d["kind"] == "NetworkPolicy":
+            selectors = [selector_labels(spec.get("podSelector"))]
+        for sel in selectors:
+            fails.check(INSTANCE_LABEL in sel and NAME_LABEL in sel,
+                        f"{what}: its selector must include {NAME_LABEL} and {INSTANCE_LABEL}, "
+                        "or a second reconciler in the namespace would be selected too")
+
+
+def check_prometheus_rule(docs, where, fails):
+    rule = one(docs, "PrometheusRule", where, fails)
+    if rule is None:
+        return
+    fails.check(rule["apiVersion"] == "monitoring.coreos.com/v1", f"{where}: PrometheusRule version")
+    with open(ALERTS, encoding="utf-8") as f:
+        groups = yaml.safe_load(f)["groups"]
+    fails.check((rule.get("spec") or {}).get("groups") == groups,
+                f"{where}: the PrometheusRule's groups differ from {ALERTS}: run "
+                "python3 tests/deploy/sync_prometheusrule.py")
+
+
+def named_port(container, port):
+    """containerPort of a container port given by name or number, or None."""
+    for p in container.get("ports", []):
+        if port in (p.get("name"), p.get("containerPort")):
+            return p.get("containerPort")
+    return None
+
+
+def check_network_policy(docs, pod_labels, rec, containers, where, fails):
+    policy = one(docs, "NetworkPolicy", where, fails)
+    if policy is None:
+        return
+    spec = policy["spec"]
+    fails.check(matches(selector_labels(spec.get("podSelector")), pod_labels),
+                f"{where}: the NetworkPolicy does not select the reconciler's pod")
+    fails.check("Ingress" in (spec.get("policyTypes") or []),
+                f"{where}: the NetworkPolicy must restrict Ingress")
+    admitted, scraped = set(), set()
+    for i, rule in enumerate(spec.get("ingress") or []):
+        peers = rule.get("from") or []
+        fails.check(bool(peers), f"{where}: NetworkPolicy ingress rule {i} admits everyone "
+                    "(no `from`)")
+        fails.check(bool(rule.get("ports")), f"{where}: NetworkPolicy ingress rule {i} opens "
+                    "every port (no `ports`)")
+        for peer in peers:
+            fails.check("ipBlock" not in peer, f"{where}: NetworkPolicy rule {i}: no ipBlock peers")
+            for key in ("podSelector", "namespaceSelector"):
+                if peer.get(key) is not None:
+                    fails.check(not peer[key].get("matchLabels"),
+                                f"{where}: NetworkPolicy rule {i} {key}: use matchExpressions; "
+                                "kustomize's includeSelectors would rewrite matchLabels")
+                    fails.check(bool(peer[key].get("matchExpressions")),
+                                f"{where}: NetworkPolicy rule {i} {key} is empty (selects all)")
+        from_monitoring = any(peer.get("namespaceSelector") is not None for peer in peers)
+        for port in rule.get("ports") or []:
+            for c in containers.values():
+                number = named_port(c, port.get("port"))
+                if number is not None:
+                    admitted.add(number)
+                    if from_monitoring:
+                        scraped.add(number)
+    fails.check(DAEMON_PORT in admitted,
+                f"{where}: the NetworkPolicy admits nobody to the daemon's port {DAEMON_PORT}")
+    # Prometheus runs in its own namespace: a rule with a namespaceSelector must admit it to
+    # every metrics port (the daemon's, and git-sync's where it runs).
+    metrics_ports = {DAEMON_PORT}
+    for c in containers.values():
+        bind = flag(c.get("args", []), "http-bind")
+        if isinstance(bind, str) and ":" in bind:
+            metrics_ports.add(int(bind.rsplit(":", 1)[1]))
+    for port in sorted(metrics_ports - scraped):
+        fails.append(f"{where}: the NetworkPolicy does not admit Prometheus (a peer with a "
+                     f"namespaceSelector) to metrics port {port}")
+
+
+def check_git_sync_metrics(where, docs, pod_labels, containers, fails):
+    syncs = [c for c in containers.values() if "git-sync/git-sync:v4" in c.get("image", "")]
+    if not syncs:
+        return
+    sidecar = syncs[0]
+    w = f"{where} container {sidecar['name']}"
+    bind = flag(sidecar.get("args", []), "http-bind")
+    port = int(bind.rsplit(":", 1)[1]) if isinstance(bind, str) and ":" in bind else None
+    if not fails.check(port is not None, f"{w}: needs --http-bind=:PORT for its metrics"):
+        return
+    fails.check(flag(sidecar.get("args", []), "http-metrics") in (True, "true"),
+                f"{w}: needs --http-metrics")
+    names = [p.get("name") for p in sidecar.get("ports", []) if p.get("containerPort") == port]
+    if not fails.check(len(names) == 1 and names[0], f"{w}: needs a named containerPort {port}"):
+        return
+    for probe in ("readinessProbe", "livenessProbe"):
+        get = (sidecar.get(probe) or {}).get("httpGet") or {}
+        fails.check(get.get("port") in (port, names[0]), f"{w}: needs a {probe} on port {port}")
+    services = [d for d in docs if d["kind"] == "Service"
+                and matches(d["spec"].get("selector"), pod_labels)
+                and any(p.get("targetPort") in (port, names[0]) for p in d["spec"].get("ports", []))]
+    if not fails.check(len(services) == 1, f"{where}: one Service must expose git-sync's port"):
+        return
+    svc = services[0]
+    svc_port_names = {p.get("name") for p in svc["spec"]["ports"]
+                      if p.get("targetPort") in (port, names[0])}
+    monitors = [d for d in docs if d["kind"] == "ServiceMonitor"
+                and matches(selector_labels(d["spec"].get("selector")), svc["metadata"].get("labels", {}))
+                and any(e.get("port") in svc_port_names for e in d["spec"].get("endpoints", []))]
+    if not fails.check(len(monitors) == 1, f"{where}: one ServiceMonitor must scrape git-sync's port"):
+        return
+    for e in monitors[0]["spec"]["endpoints"]:
+        if e.get("port") not in svc_port_names:
+            continue
+        fails.check(e.get("path", "/metrics") == "/metrics", f"{where}: git-sync metrics are at /metrics")
+        jobs = [r.get("replacement") for r in e.get("relabelings", [])
+                if r.get("targetLabel") == "job" and r.get("action", "replace") == "replace"]
+        fails.check(jobs == [GIT_SYNC_JOB], f"{where}: the git-sync endpoint must relabel job to "
+                    f"{GIT_SYNC_JOB!r}, the job the alert rules select")
+    with open(ALERTS, encoding="utf-8") as f:
+        fails.check(f'job="{GIT_SYNC_JOB}"' in f.read(), f"{ALERTS}: no rule selects {GIT_SYNC_JOB}")
 
 
 def check_git_sync(where, containers, inits, volumes, rec, desired, d_mount, d_rest, fails):
@@ -355,15 +539,96 @@ def comparable(container):
     return c
 
 
+def kubectl_kustomize(directory):
+    """Documents rendered by `kubectl kustomize`, or None when kubectl is not installed."""
+    if shutil.which("kubectl") is None:
+        return None
+    proc = subprocess.run(["kubectl", "kustomize", directory], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"kubectl kustomize {directory}: {proc.stderr.strip()}")
+    return [d for d in yaml.safe_load_all(proc.stdout) if d]
+
+
+def canonical(docs):
+    return sorted(json.dumps(d, sort_keys=True) for d in docs)
+
+
+def pods_of(docs):
+    return [d["spec"]["template"]["metadata"].get("labels", {}) for d in docs
+            if d["kind"] == "Deployment"]
+
+
+def check_second_instance(root, first_docs, fails, seen):
+    """The overlay in second-instance/: names and selectors disjoint from the first's."""
+    overlay = os.path.join(root, "second-instance")
+    path = os.path.join(overlay, "kustomization.yaml")
+    if not fails.check(os.path.isfile(path), f"{overlay}: no kustomization.yaml"):
+        return
+    seen.add(os.path.normpath(path))
+    try:
+        second = kubectl_kustomize(overlay)
+    except RuntimeError as e:
+        fails.append(str(e))
+        return
+    if second is None:
+        print(f"note: kubectl not installed; {overlay} is not rendered")
+        return
+    where = f"second instance ({overlay})"
+    names = {(d["kind"], d["metadata"]["name"]) for d in first_docs}
+    for d in second:
+        fails.check((d["kind"], d["metadata"]["name"]) not in names,
+                    f"{where}: {d['kind']} {d['metadata']['name']} collides with the first instance")
+    fails.check(not any(d["kind"] == "PrometheusRule" for d in second),
+                f"{where}: repeats the PrometheusRule (every alert would be evaluated twice)")
+    for mine, other, label in ((second, first_docs, "second"), (first_docs, second, "first")):
+        other_pods = pods_of(other)
+        other_services = [d["metadata"].get("labels", {}) for d in other if d["kind"] == "Service"]
+        for d in mine:
+            spec = d.get("spec") or {}
+            if d["kind"] in ("Deployment", "Service", "NetworkPolicy"):
+                sel = (spec.get("selector") or {}).get("matchLabels") if d["kind"] == "Deployment" \
+                    else spec.get("selector") if d["kind"] == "Service" \
+                    else selector_labels(spec.get("podSelector"))
+                fails.check(not any(matches(sel, pod) for pod in other_pods),
+                            f"{where}: the {label} instance's {d['kind']} {d['metadata']['name']} "
+                            "selects the other instance's pods")
+            if d["kind"] == "ServiceMonitor":
+                sel = selector_labels(spec.get("selector"))
+                fails.check(not any(matches(sel, s) for s in other_services),
+                            f"{where}: the {label} instance's ServiceMonitor "
+                            f"{d['metadata']['name']} selects the other instance's Service")
+    deps = [d for d in second if d["kind"] == "Deployment"]
+    if fails.check(len(deps) == 1, f"{where}: expected one Deployment"):
+        first_dep = [d for d in first_docs if d["kind"] == "Deployment"][0]
+        secret = lambda dep: sorted(v["secret"]["secretName"] for v in dep["spec"]["template"]
+                                    ["spec"]["volumes"] if "secret" in v)
+        fails.check(secret(deps[0]) != secret(first_dep),
+                    f"{where}: uses the first instance's API key Secret (patch secretName)")
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else "deploy/kubernetes"
     fails = Failures()
-    rec_git, seen_git = check_variant(root, "git-sync", fails)
-    rec_cm, seen_cm = check_variant(os.path.join(root, "configmap"), "configmap", fails)
+    rec_git, seen_git, docs_git = check_variant(root, "git-sync", fails)
+    rec_cm, seen_cm, docs_cm = check_variant(os.path.join(root, "configmap"), "configmap", fails)
     if rec_git and rec_cm:
         fails.check(comparable(rec_git) == comparable(rec_cm),
                     "the two variants' cml-reconciler containers differ beyond the desired state")
+    for directory, docs in ((root, docs_git), (os.path.join(root, "configmap"), docs_cm)):
+        try:
+            real = kubectl_kustomize(directory)
+        except RuntimeError as e:
+            fails.append(str(e))
+            continue
+        if real is not None:
+            fails.check(canonical(real) == canonical(docs),
+                        f"{directory}: kubectl kustomize renders something else than this check "
+                        "reads: extend the renderer")
+    proc = subprocess.run([sys.executable, "tests/deploy/sync_prometheusrule.py", "--check"],
+                          capture_output=True, text=True)
+    fails.check(proc.returncode == 0, proc.stdout.strip() or proc.stderr.strip())
     seen = seen_git | seen_cm
+    check_second_instance(root, docs_git, fails, seen)
     for dirpath, _, files in os.walk(root):
         for name in files:
             path = os.path.normpath(os.path.join(dirpath, name))

@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """Checks the Dockerfile and .dockerignore by reading them (there is no container engine here).
 
-- build stage: Debian 12, and every command it runs is one that CI or the README runs
-  (scripts/install-deps, `cmake --preset release`, `cmake --build --preset release`); the
-  Makefile really runs those commands and CMakePresets.json has the release preset whose
-  binaryDir the runtime stage copies from;
-- runtime stage: debian:12-slim, packages installed without recommends and apt lists removed, no
-  -dev packages, both binaries copied, a numeric non-root USER, EXPOSE 9464, an exec-form
-  ENTRYPOINT `cml-reconciler run` listening on 0.0.0.0:9464;
+- base images: Debian 12, pinned (a dated snapshot tag such as debian:bookworm-20251229, or a
+  digest), given as build arguments with defaults; the runtime base is the slim variant;
+- build stage: every command it runs is one that CI or the README runs (scripts/install-deps,
+  `cmake --preset release`, `cmake --build --preset release`) plus stripping the two release
+  binaries; the Makefile really runs those commands and CMakePresets.json has the release preset
+  whose binaryDir the runtime stages copy from;
+- a shared runtime base: packages installed without recommends and apt lists removed, no -dev
+  packages, ca-certificates, a numeric non-root user;
+- an `emulator` target holding cml-emulator only; the default (last) target holds cml-reconciler
+  only: ENTRYPOINT ["cml-reconciler"] in exec form and CMD ["run", "--listen", "0.0.0.0:9464",
+  ...], so that `docker run IMAGE validate ...` runs another command; numeric USER, EXPOSE 9464,
+  OCI labels (title, description, version, revision);
 - the runtime packages provide every shared library that the built binaries need (readelf
   NEEDED, resolved with ldd and dpkg -S), for the binaries given on the command line that exist
   (sanitizer runtimes of a debug build are ignored);
@@ -37,8 +42,9 @@ SANITIZER_LIBS = re.compile(r"^lib(asan|ubsan|tsan|lsan)\.so")
 
 
 def parse_dockerfile(path):
-    """[(stage_from_line, [(instruction, argument), ...]), ...]"""
+    """(global ARG defaults, [(stage_from_line, [(instruction, argument), ...]), ...])"""
     stages = []
+    global_args = {}
     with open(path, encoding="utf-8") as f:
         text = f.read()
     # As Docker does: comment lines go first, then continuation lines are joined.
@@ -55,7 +61,19 @@ def parse_dockerfile(path):
             stages.append((arg, []))
         elif stages:
             stages[-1][1].append((instr, arg))
-    return stages
+        elif instr == "ARG":
+            name, _, default = arg.partition("=")
+            global_args[name.strip()] = default.strip()
+    return global_args, stages
+
+
+def resolve(text, args):
+    return re.sub(r"\$\{?(\w+)\}?", lambda m: args.get(m.group(1), m.group(0)), text)
+
+
+# Debian 12, pinned: a dated snapshot tag and/or a digest, never a moving tag.
+PINNED_DEBIAN = re.compile(r"debian:(?:bookworm-\d{8}|12\.\d+)(?P<slim>-slim)?"
+                           r"(?:@sha256:[0-9a-f]{64})?|debian(?::[\w.-]+)?@sha256:[0-9a-f]{64}")
 
 
 def run_commands(arg):
@@ -94,33 +112,77 @@ def needed_packages(binary, fails):
     return packages
 
 
+def stage_instrs(body):
+    instrs = {}
+    for instr, arg in body:
+        instrs.setdefault(instr, []).append(arg)
+    return instrs
+
+
+def exec_form(values):
+    try:
+        argv = json.loads(values[-1]) if values else None
+    except ValueError:
+        return None
+    return argv if isinstance(argv, list) else None
+
+
 def main():
     fails = []
-    stages = parse_dockerfile("Dockerfile")
-    if len(stages) != 2:
-        fails.append(f"Dockerfile: expected 2 stages (build, runtime), found {len(stages)}")
+    global_args, stages = parse_dockerfile("Dockerfile")
+    named = {}
+    for i, (from_line, body) in enumerate(stages):
+        m = re.fullmatch(r"(\S+)(?:\s+AS\s+(\S+))?", from_line, re.I)
+        image, name = (m.group(1), m.group(2)) if m else (from_line, None)
+        named[name or f"#{i}"] = (resolve(image, global_args), body, image)
+    if "build" not in named or len(stages) < 3:
+        fails.append(f"Dockerfile: expected a build stage, a runtime base, an emulator target and "
+                     f"the daemon's, found {list(named)}")
         for f in fails:
             print(f"FAIL {f}")
         return 1
-    (build_from, build), (run_from, runtime) = stages
+    final_name = list(named)[-1]
+    final_image, final_body, _ = named[final_name]
+
+    # Base images.
+    build_image, build, build_raw = named["build"]
+    m = PINNED_DEBIAN.fullmatch(build_image)
+    if not m or m.groupdict().get("slim"):
+        fails.append(f"build stage: FROM {build_raw} ({build_image}): must be Debian 12 pinned to "
+                     "a dated tag (debian:bookworm-YYYYMMDD) or a digest")
+    if not build_raw.startswith("$"):
+        fails.append("build stage: name the base image in a build argument (ARG BUILD_IMAGE=...)")
+    bases = {n: img for n, (img, _, _) in named.items() if n != "build" and ":" in img}
+    if len(bases) != 1:
+        fails.append(f"runtime stages: expected one external base image, found {bases}")
+    for n, img in bases.items():
+        m = PINNED_DEBIAN.fullmatch(img)
+        if not m or not (m.groupdict().get("slim") or "slim" in img):
+            fails.append(f"stage {n}: FROM {img}: must be Debian 12 slim pinned to a dated tag "
+                         "(debian:bookworm-YYYYMMDD-slim) or a digest")
+        if not named[n][2].startswith("$"):
+            fails.append(f"stage {n}: name the base image in a build argument (ARG RUNTIME_IMAGE=...)")
+    base_name = next(iter(bases), None)
 
     # Build stage.
-    m = re.fullmatch(r"(\S+)\s+AS\s+(\S+)", build_from, re.I)
-    if not m or not re.fullmatch(r"debian:12(\.\d+)?", m.group(1)):
-        fails.append(f"build stage: FROM {build_from}: must be `debian:12 AS <name>`")
-    build_name = m.group(2) if m else "build"
     ran = []
     for instr, arg in build:
         if instr == "RUN":
             ran.extend(run_commands(arg))
         elif instr not in ("WORKDIR", "COPY", "ARG", "ENV"):
             fails.append(f"build stage: unexpected {instr} {arg}")
+    strip_cmds = [c for c in ran if c.startswith("strip ")]
     for cmd in ran:
-        if cmd not in ALLOWED_BUILD_COMMANDS:
+        if cmd not in ALLOWED_BUILD_COMMANDS and cmd not in strip_cmds:
             fails.append(f"build stage: runs `{cmd}`, which CI and the README do not run")
     for cmd in ALLOWED_BUILD_COMMANDS:
         if cmd not in ran:
             fails.append(f"build stage: does not run `{cmd}`")
+    stripped = {w for c in strip_cmds for w in c.split()[1:] if not w.startswith("-")}
+    for name, path in BINARIES.items():
+        if path not in stripped:
+            fails.append(f"build stage: does not strip {path} (the release preset keeps debug "
+                         "information: over 100 MiB per binary)")
     with open("Makefile", encoding="utf-8") as f:
         makefile = f.read()
     for cmd in ("./scripts/install-deps", "cmake --preset", "cmake --build --preset"):
@@ -137,54 +199,73 @@ def main():
         binary_dir = configure["release"].get("binaryDir", base.get("binaryDir", ""))
         if binary_dir.replace("${sourceDir}/", "").replace("${presetName}", "release") != "build/release":
             fails.append(f"CMakePresets.json: release binaryDir {binary_dir} is not build/release, "
-                         "where the runtime stage copies the binaries from")
+                         "where the runtime stages copy the binaries from")
 
-    # Runtime stage.
-    if run_from != "debian:12-slim":
-        fails.append(f"runtime stage: FROM {run_from}: must be debian:12-slim")
-    instrs = {}
-    for instr, arg in runtime:
-        instrs.setdefault(instr, []).append(arg)
+    # The shared runtime base.
     installed = set()
-    for arg in instrs.get("RUN", []):
-        for cmd in run_commands(arg):
-            words = shlex.split(cmd)
-            if words[:2] == ["apt-get", "install"]:
-                if "--no-install-recommends" not in words:
-                    fails.append("runtime stage: apt-get install without --no-install-recommends")
-                installed |= {w for w in words[2:] if not w.startswith("-")}
-        if "apt-get install" in arg and "rm -rf /var/lib/apt/lists" not in arg:
-            fails.append("runtime stage: apt lists are not removed in the installing RUN")
-    for pkg in sorted(installed):
-        if pkg.endswith("-dev") or pkg in ("build-essential", "cmake", "gcc", "g++", "clang"):
-            fails.append(f"runtime stage: installs build tool or headers {pkg}")
-    if "ca-certificates" not in installed:
-        fails.append("runtime stage: needs ca-certificates (TLS to CML uses the system store)")
-    copies = " ".join(instrs.get("COPY", []))
-    for name, path in BINARIES.items():
-        if not re.search(rf"--from={re.escape(build_name)}\s+/\S*/{re.escape(path)}\s+\S*{name}\b", copies):
-            fails.append(f"runtime stage: does not copy {path} from the {build_name} stage")
-    users = instrs.get("USER", [])
-    if not users or not re.fullmatch(r"[1-9]\d*(:[1-9]\d*)?", users[-1]):
-        fails.append(f"runtime stage: USER {users[-1] if users else None} must be a numeric "
-                     "non-root uid (Kubernetes runAsNonRoot needs a number)")
-    if "9464" not in " ".join(instrs.get("EXPOSE", [])):
-        fails.append("runtime stage: EXPOSE 9464")
-    entry = instrs.get("ENTRYPOINT", [])
-    try:
-        argv = json.loads(entry[-1]) if entry else None
-    except ValueError:
-        argv = None
-    if not isinstance(argv, list):
-        fails.append("runtime stage: ENTRYPOINT must be in exec form (a JSON array), so that "
-                     "SIGTERM reaches the daemon")
+    if base_name is not None:
+        base_instrs = stage_instrs(named[base_name][1])
+        for arg in base_instrs.get("RUN", []):
+            for cmd in run_commands(arg):
+                words = shlex.split(cmd)
+                if words[:2] == ["apt-get", "install"]:
+                    if "--no-install-recommends" not in words:
+                        fails.append("runtime base: apt-get install without --no-install-recommends")
+                    installed |= {w for w in words[2:] if not w.startswith("-")}
+            if "apt-get install" in arg and "rm -rf /var/lib/apt/lists" not in arg:
+                fails.append("runtime base: apt lists are not removed in the installing RUN")
+        for pkg in sorted(installed):
+            if pkg.endswith("-dev") or pkg in ("build-essential", "cmake", "gcc", "g++", "clang"):
+                fails.append(f"runtime base: installs build tool or headers {pkg}")
+        if "ca-certificates" not in installed:
+            fails.append("runtime base: needs ca-certificates (TLS to CML uses the system store)")
+
+    # The two targets: each copies its one binary, built on the runtime base.
+    def check_target(stage, binary, others):
+        image, body, _ = named[stage]
+        instrs = stage_instrs(body)
+        where = f"stage {stage}"
+        if image != base_name:
+            fails.append(f"{where}: must build on the runtime base {base_name}, not {image}")
+        copies = " ".join(instrs.get("COPY", []))
+        path = BINARIES[binary]
+        if not re.search(rf"--from=build\s+/\S*/{re.escape(path)}\s+\S*{binary}\b", copies):
+            fails.append(f"{where}: does not copy {path} from the build stage")
+        for other in others:
+            if other in copies:
+                fails.append(f"{where}: copies {other}; the {binary} image holds {binary} only")
+        users = instrs.get("USER", [])
+        if not users or not re.fullmatch(r"[1-9]\d*(:[1-9]\d*)?", users[-1]):
+            fails.append(f"{where}: USER {users[-1] if users else None} must be a numeric non-root "
+                         "uid (Kubernetes runAsNonRoot needs a number)")
+        entry = exec_form(instrs.get("ENTRYPOINT", []))
+        if entry is None:
+            fails.append(f"{where}: ENTRYPOINT must be in exec form (a JSON array), so that "
+                         "SIGTERM reaches the process")
+        elif len(entry) != 1 or os.path.basename(entry[0]) != binary:
+            fails.append(f"{where}: ENTRYPOINT {entry} must be [\"{binary}\"] alone, the command "
+                         "and flags in CMD")
+        return instrs
+
+    emulators = [n for n, (img, body, _) in named.items()
+                 if n not in ("build", base_name, final_name)]
+    if "emulator" not in emulators:
+        fails.append("Dockerfile: no `emulator` target (cml-emulator gets an image of its own)")
     else:
-        if not (argv[0].endswith("/cml-reconciler") and argv[1:2] == ["run"]):
-            fails.append(f"runtime stage: ENTRYPOINT {argv} must start with cml-reconciler run")
-        listen = argv[argv.index("--listen") + 1] if "--listen" in argv[:-1] else None
-        cmd = instrs.get("CMD", [])
-        if listen != "0.0.0.0:9464" and "0.0.0.0:9464" not in " ".join(cmd):
-            fails.append("runtime stage: the daemon must listen on 0.0.0.0:9464 in the container")
+        check_target("emulator", "cml-emulator", ["daemon/cml-reconciler"])
+    instrs = check_target(final_name, "cml-reconciler", ["emulator/cml-emulator"])
+    cmd = exec_form(instrs.get("CMD", []))
+    if cmd is None or cmd[:1] != ["run"]:
+        fails.append(f"stage {final_name}: CMD {cmd} must be in exec form and start with run, so "
+                     "that `docker run IMAGE validate ...` replaces it")
+    elif "--listen" not in cmd[:-1] or cmd[cmd.index("--listen") + 1] != "0.0.0.0:9464":
+        fails.append(f"stage {final_name}: CMD must listen on 0.0.0.0:9464 in the container")
+    if "9464" not in " ".join(instrs.get("EXPOSE", [])):
+        fails.append(f"stage {final_name}: EXPOSE 9464")
+    labels = " ".join(instrs.get("LABEL", []))
+    for key in ("title", "description", "version", "revision"):
+        if f"org.opencontainers.image.{key}=" not in labels:
+            fails.append(f"stage {final_name}: no OCI label org.opencontainers.image.{key}")
 
     # Runtime libraries of the binaries that exist.
     checked = 0
@@ -195,8 +276,8 @@ def main():
         checked += 1
         for pkg, libs in sorted(needed_packages(binary, fails).items()):
             if pkg not in installed:
-                fails.append(f"runtime stage: {os.path.basename(binary)} needs {', '.join(libs)} "
-                             f"from package {pkg}, which the runtime stage does not install")
+                fails.append(f"runtime base: {os.path.basename(binary)} needs {', '.join(libs)} "
+                             f"from package {pkg}, which the runtime base does not install")
 
     # Build context.
     with open(".dockerignore", encoding="utf-8") as f:
@@ -208,8 +289,9 @@ def main():
 
     for f in fails:
         print(f"FAIL {f}")
-    print(f"Dockerfile: {len(ran)} build command(s), {len(installed)} runtime package(s), "
-          f"{checked} binary(ies) checked for libraries; {len(fails)} problem(s)")
+    print(f"Dockerfile: {len(stages)} stages, {len(ran)} build command(s), {len(installed)} "
+          f"runtime package(s), {checked} binary(ies) checked for libraries; {len(fails)} "
+          "problem(s)")
     return 1 if fails else 0
 
 

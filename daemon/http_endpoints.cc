@@ -6,6 +6,8 @@
 #include <prometheus/text_serializer.h>
 #include <boost/beast/http.hpp>
 
+#include "daemon/status_page.h"
+
 namespace cmlr::daemon {
 
 namespace http = boost::beast::http;
@@ -76,6 +78,7 @@ boost::asio::awaitable<std::optional<common::HttpResponse>> HttpEndpoints::Handl
   const bool get = method == http::verb::get || method == http::verb::head;
   const bool post = method == http::verb::post;
 
+  if (path == "/") co_return get ? StatusPageResponse() : MethodNotAllowed("GET");
   if (path == "/metrics") co_return get ? Metrics() : MethodNotAllowed("GET");
   if (path == "/healthz") co_return get ? Text(200, "ok\n") : MethodNotAllowed("GET");
   if (path == "/readyz") {

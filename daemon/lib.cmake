@@ -2,6 +2,7 @@
 # wiring), so that every command and endpoint is in a library the unit tests link. Included
 # from daemon/CMakeLists.txt, and from tests/daemon/CMakeLists.txt when the daemon folder does
 # not include it.
+include(${CMAKE_CURRENT_LIST_DIR}/status_page/status_page.cmake)
 add_library(cmlr_daemon_lib
   ${CMAKE_CURRENT_LIST_DIR}/cml_connection.cc
   ${CMAKE_CURRENT_LIST_DIR}/daemon_client.cc
@@ -15,6 +16,8 @@ add_library(cmlr_daemon_lib
   ${CMAKE_CURRENT_LIST_DIR}/plan_apply_commands.cc
   ${CMAKE_CURRENT_LIST_DIR}/process_metrics.cc
   ${CMAKE_CURRENT_LIST_DIR}/run_command.cc
+  ${CMAKE_CURRENT_LIST_DIR}/status_page.cc
+  ${CMLR_STATUS_PAGE_SOURCES}
   ${CMAKE_CURRENT_LIST_DIR}/status_table.cc
   ${CMAKE_CURRENT_LIST_DIR}/validate_command.cc)
 add_library(cmlr::daemon_lib ALIAS cmlr_daemon_lib)

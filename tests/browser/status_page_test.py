@@ -290,8 +290,9 @@ def suite_daemon(args, tmp):
               and "d-plan" in sections, f"the detail view has its sections: {sorted(sections)}")
         entry = system.entry("page-stalled")
         for field, section in (("verification", "d-verify"), ("lastGood", "d-lastgood")):
-            check((field in entry) == (section in sections),
-                  f"'{section}' is shown exactly when the status has '{field}'")
+            check(bool(entry.get(field)) == (section in sections),
+                  f"'{section}' is shown exactly when the status has '{field}' (null or absent: "
+                  f"hidden)")
         history_rows = driver.execute_script(
             "return document.querySelectorAll('#detail-body [data-section=d-history] tbody tr').length")
         check(history_rows == min(20, len(entry["history"])),
@@ -338,7 +339,7 @@ def suite_daemon(args, tmp):
         # The screenshot for the README: desktop width, every state on screen.
         driver.execute_script("document.activeElement.blur()")
         driver.execute_script("document.getElementById('toast').textContent = ''")
-        driver.set_window_size(1280, 520)
+        driver.set_window_size(1280, 580)
         time.sleep(0.3)  # one layout at the new size before the picture (a fixed, short wait)
         desktop = os.path.join(args.artifacts, "status-page.png")
         screenshot(driver, desktop)

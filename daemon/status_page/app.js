@@ -363,14 +363,14 @@
     pendingEvents = 0;
     for (const row of removed) row.tr.remove();
     removed.clear();
-    // Existing rows are refreshed at once (cheap); new rows are made within the budget, so a
-    // first load of 1000 models appears over a few frames instead of freezing the page.
+    // Rows are made and refreshed within the budget (at least 50 a frame), so that a first
+    // load or a burst of 1000 models spreads over a few frames instead of freezing the page.
     let touched = 0;
     for (const name of dirty) {
+      if (touched >= 50 && performance.now() > deadline) { more = true; break; }
       const rec = models.get(name);
       if (rec) {
         if (!rec.row) {
-          if (touched >= 50 && performance.now() > deadline) { more = true; continue; }
           rec.row = makeRow(name);
           orderDirty = true;
         }

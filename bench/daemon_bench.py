@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""P1-P5 of design section 10: the real cml-reconciler against the real cml-emulator.
+"""P1-P5 and P7 of design section 10: the real cml-reconciler against the real cml-emulator.
 
 Run by bench/run (through bench/daemon.bench) from the project root. Prints one table row per
 figure on stdout, in the format every bench/*.bench shares:
@@ -8,7 +8,7 @@ figure on stdout, in the format every bench/*.bench shares:
 
 and nothing else there; progress and per-figure details go to stderr.
 
-    python3 bench/daemon_bench.py            # P1 P2 P3 P4 P5
+    python3 bench/daemon_bench.py            # P1 P2 P3 P4 P5 P7
     python3 bench/daemon_bench.py P3 P5      # a subset, in the order given
 
 Environment:
@@ -35,6 +35,7 @@ import http.client
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -576,22 +577,10 @@ def run_p3(ctx: Context) -> tuple[str, bool]:
             ratio <= 1.10 and count <= 25)
 
 
-def run_p4(ctx: Context) -> tuple[str, bool]:
-    """1000 models in 10 projects, 5 ms emulated API latency, build 2 s, deploy 1 s, and
-    --api-qps 500: the time from the daemon's start to all 1000 Synced and Healthy, its peak
-    RSS (VmHWM) and the CPU it used by then (utime + stime).
-
-    The daemon runs with its other flags at their defaults, --concurrency 8 and --api-burst 20
-    among them: the figure is about the daemon as shipped, given the API rate.
-
-    Watching must not weigh on what is measured: one GET /api/v1/status of 1000 models is a
-    2.3 MB answer that cost the daemon ~0.1 s of CPU and raised its peak RSS by ~20 MiB when
-    measured on the project's machine (2026-11-27). So the models are
-    checked one at a time, in order, with GET /api/v1/status/<name> (small): the first model
-    not yet Synced+Healthy is re-checked every P4_POLL_INTERVAL, and every model before it has
-    been seen Synced+Healthy. Once the last one is, the CPU and peak RSS are read, and only then
-    does one full status confirm all 1000 at once.
-    """
+def thousand_models(ctx: Context) -> tuple[list[str], Emulator, Daemon]:
+    """P4's setting (also P7's): 1000 models in 10 projects, an emulator with 5 ms latency,
+    build 2 s and deploy 1 s, and the daemon started with --api-qps 500 (its other flags at
+    their defaults). Returns once the daemon's port is known."""
     projects = [f"bench-{p:04}-proj-{p:04}" for p in range(10)]
     per_project = 100
     fixture = ctx.workdir / "fixture.yaml"
@@ -609,8 +598,15 @@ def run_p4(ctx: Context) -> tuple[str, bool]:
                             extra=["--fixture", str(fixture), "--latency", "5ms"])
     daemon = ctx.daemon(emulator, desired, ["--api-qps", "500"])
     daemon.wait_port()
+    return names, emulator, daemon
 
-    deadline = daemon.started + 150
+
+def wait_synced_in_order(daemon: Daemon, names: list[str], limit: float) -> tuple[float, int]:
+    """Checks the models one at a time, in order, with GET /api/v1/status/<name> (small): the
+    first model not yet Synced+Healthy is re-checked every P4_POLL_INTERVAL, and every model
+    before it has been seen Synced+Healthy. Returns time.monotonic() of the check that saw the
+    last one, and the number of requests made."""
+    deadline = daemon.started + limit
     next_report = daemon.started + 5
     done, requests = 0, 0
     while done < len(names):
@@ -631,6 +627,25 @@ def run_p4(ctx: Context) -> tuple[str, bool]:
             log(f"  {now - daemon.started:5.1f} s: {done}/{len(names)} synced (in order)")
             next_report += 5
         time.sleep(P4_POLL_INTERVAL)
+    return now, requests
+
+
+def run_p4(ctx: Context) -> tuple[str, bool]:
+    """1000 models in 10 projects, 5 ms emulated API latency, build 2 s, deploy 1 s, and
+    --api-qps 500: the time from the daemon's start to all 1000 Synced and Healthy, its peak
+    RSS (VmHWM) and the CPU it used by then (utime + stime).
+
+    The daemon runs with its other flags at their defaults, --concurrency 8 and --api-burst 20
+    among them: the figure is about the daemon as shipped, given the API rate.
+
+    Watching must not weigh on what is measured: one GET /api/v1/status of 1000 models is a
+    2.3 MB answer that cost the daemon ~0.1 s of CPU and raised its peak RSS by ~20 MiB when
+    measured on the project's machine (2026-11-27). So the models are checked one at a time
+    (wait_synced_in_order). Once the last one is Synced+Healthy, the CPU and peak RSS are read,
+    and only then does one full status confirm all 1000 at once.
+    """
+    names, emulator, daemon = thousand_models(ctx)
+    now, requests = wait_synced_in_order(daemon, names, limit=150)
     elapsed = now - daemon.started
     cpu = cpu_seconds(daemon.pid)
     peak_mib = memory_kib(daemon.pid, "VmHWM") / 1024
@@ -645,6 +660,63 @@ def run_p4(ctx: Context) -> tuple[str, bool]:
         f"{calls['writes']} writes); VmHWM {peak_mib:.1f} MiB, CPU {cpu:.2f} s")
     measured = f"{elapsed:.1f} s, {peak_mib:.0f} MiB, {cpu:.1f} s"
     return measured, elapsed <= 30 and peak_mib <= 64 and cpu <= 10
+
+
+P7_SCRAPES = 100
+# The `model` label of a series line (not registered_model: the label name starts after { or ,).
+MODEL_LABEL = re.compile(r'[{,]model="([^"]*)"')
+
+
+def series_by_model(exposition: str) -> tuple[dict[str, int], int]:
+    """({model: series labelled with it}, series without a model label) of a text exposition."""
+    by_model: dict[str, int] = {}
+    shared = 0
+    for line in exposition.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = MODEL_LABEL.search(line)
+        if m is None:
+            shared += 1
+            continue
+        by_model[m.group(1)] = by_model.get(m.group(1), 0) + 1
+    return by_model, shared
+
+
+def run_p7(ctx: Context) -> tuple[str, bool]:
+    """/metrics with 1000 models: series per model, and the time of one scrape.
+
+    P4's setting (thousand_models) until all 1000 are Synced and Healthy, then 1 s of rest,
+    then P7_SCRAPES GET /metrics over one keep-alive connection, back to back, each timed from
+    the request's start to the last byte of the answer (time.monotonic()). The series of the
+    last answer are counted per value of the `model` label: every model must hold at most 15
+    (design section 8), and the slowest-but-one percent of scrapes (p99) must take at most
+    25 ms. While it is scraped the daemon keeps reconciling (a resync every 60 s per model),
+    as a production one does.
+    """
+    names, _, daemon = thousand_models(ctx)
+    wait_synced_in_order(daemon, names, limit=150)
+    time.sleep(1)
+    times: list[float] = []
+    body = b""
+    for _ in range(P7_SCRAPES):
+        started = time.monotonic()
+        status, body = daemon.http.request("GET", "/metrics")
+        times.append((time.monotonic() - started) * 1000)
+        if status != 200:
+            raise BenchError(f"GET /metrics: HTTP {status}")
+    by_model, shared = series_by_model(body.decode())
+    missing = [n for n in names if n not in by_model]
+    if missing:
+        raise BenchError(f"{len(missing)} models have no series (e.g. {missing[0]})")
+    most = max(by_model.values())
+    fewest = min(by_model.values())
+    total = sum(by_model.values()) + shared
+    p50, p99 = percentile(times, 50), percentile(times, 99)
+    log(f"  {len(by_model)} models: {fewest}..{most} series each, {shared} series without a "
+        f"model, {total} in all, {len(body) / 1024:.0f} KiB; {P7_SCRAPES} scrapes: p50 "
+        f"{p50:.1f} ms, p99 {p99:.1f} ms, max {max(times):.1f} ms")
+    measured = f"{most}/model, p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+    return measured, most <= 15 and p99 <= 25
 
 
 P4_POLL_INTERVAL = 0.05  # seconds between checks of a model not yet synced
@@ -711,6 +783,8 @@ FIGURES = {f.key: f for f in [
            "<= 30 s, 64 MiB, 10 s", 240, run_p4),
     # P5's description and time limit follow the idle window: set in main().
     Figure("P5", "", "<= 16MiB, 0.2%, 100ms", 0, run_p5),
+    Figure("P7", "/metrics with 1000 models: series per model, scrape time",
+           "<= 15/model, p99 <= 25 ms", 240, run_p7),
 ]}
 
 

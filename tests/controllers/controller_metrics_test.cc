@@ -1,5 +1,7 @@
 #include "controllers/controller_metrics.h"
 
+#include <algorithm>
+#include <iterator>
 #include <map>
 #include <set>
 #include <string>
@@ -7,6 +9,7 @@
 
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 
 #include "tests/controllers/controller_fixture.h"
 
@@ -236,6 +239,58 @@ TEST(ControllerMetricsTest, ThousandModelsStayWithinBudget) {
   for (const auto& [model, count] : series) {
     ASSERT_EQ(count, 13u) << model;
   }
+}
+
+// Lines of a text exposition, sorted (prometheus-cpp writes a family's series in hash order).
+std::vector<std::string> SortedLines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = text.find('\n', start);
+    lines.push_back(text.substr(start, end - start));
+    start = end == std::string::npos ? text.size() : end + 1;
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+// Verifies that with a registry of their own, the per-model series leave the main registry, and
+// AppendModelSeriesText() writes exactly what prometheus-cpp's TextSerializer writes for them
+// (escaped label values, shortest decimals, every family, removed models gone).
+TEST(ControllerMetricsTest, FastTextEqualsPrometheusCppText) {
+  prometheus::Registry registry;
+  prometheus::Registry model_registry;
+  ControllerMetrics metrics(registry, &model_registry);
+  ModelStatus odd = StatusOf("odd");
+  odd.resolved_runtime = "quote\" backslash\\ newline\n end";
+  odd.last_synced_at = common::TimePoint{} + std::chrono::microseconds(1'796'409'758'668'663);
+  metrics.PublishStatus(odd, "p", "Fraud \"CLF\"");
+  metrics.PublishStatus(StatusOf("plain", "True"), "p", "r");
+  metrics.PublishStatus(StatusOf("gone"), "p", "r");
+  CountEverything(metrics, "odd");
+  metrics.CountReconcile("plain", "success", 0.5);
+  metrics.CountAction("gone", "create_model", true);
+  metrics.RemoveModel("gone");
+
+  for (const prometheus::MetricFamily& family : registry.Collect()) {
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      for (const auto& label : metric.label) EXPECT_NE(label.name, "model") << family.name;
+    }
+  }
+  std::string fast;
+  metrics.AppendModelSeriesText(fast);
+  const std::string reference = prometheus::TextSerializer().Serialize(model_registry.Collect());
+  const std::vector<std::string> ours = SortedLines(fast);
+  const std::vector<std::string> theirs = SortedLines(reference);
+  std::vector<std::string> only_ours, only_theirs;
+  std::set_difference(ours.begin(), ours.end(), theirs.begin(), theirs.end(),
+                      std::back_inserter(only_ours));
+  std::set_difference(theirs.begin(), theirs.end(), ours.begin(), ours.end(),
+                      std::back_inserter(only_theirs));
+  EXPECT_EQ(only_ours, std::vector<std::string>{});
+  EXPECT_EQ(only_theirs, std::vector<std::string>{});
+  EXPECT_EQ(ours.size(), theirs.size());
+  EXPECT_EQ(fast.find("gone"), std::string::npos);
 }
 
 }  // namespace

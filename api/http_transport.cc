@@ -89,10 +89,11 @@ class HttpTransportImpl final : public HttpTransport {
 
   ~HttpTransportImpl() override { CloseIdle(); }
 
-  net::awaitable<TransportResult> Send(HttpRequest request) override {
+  net::awaitable<TransportResult> Send(HttpRequest request,
+                                       std::optional<common::Duration> timeout) override {
     std::string failure;
     try {
-      co_return co_await SendOnce(std::move(request));
+      co_return co_await SendOnce(std::move(request), timeout.value_or(options_.request_timeout));
     } catch (const std::exception& e) {
       failure = e.what();
     }
@@ -109,14 +110,14 @@ class HttpTransportImpl final : public HttpTransport {
   std::size_t connections_opened() const override { return connections_opened_; }
 
  private:
-  net::awaitable<TransportResult> SendOnce(HttpRequest request) {
+  net::awaitable<TransportResult> SendOnce(HttpRequest request, common::Duration timeout) {
     request.set(http::field::host, host_header_);
     request.keep_alive(true);
     request.prepare_payload();
 
     std::unique_ptr<Connection> conn = TakeIdle();
     if (conn != nullptr) {
-      TransportResult result = co_await Exchange(*conn, request);
+      TransportResult result = co_await Exchange(*conn, request, timeout);
       // Nothing reached the server: a fresh connection may carry the request safely.
       if (result.response.ok() || result.request_sent) {
         co_return Finish(std::move(conn), std::move(result));
@@ -126,7 +127,7 @@ class HttpTransportImpl final : public HttpTransport {
     StatusOr<std::unique_ptr<Connection>> fresh = co_await Connect();
     if (!fresh.ok()) co_return TransportResult{fresh.status(), false};
     conn = std::move(*fresh);
-    TransportResult result = co_await Exchange(*conn, request);
+    TransportResult result = co_await Exchange(*conn, request, timeout);
     co_return Finish(std::move(conn), std::move(result));
   }
 
@@ -229,17 +230,18 @@ class HttpTransportImpl final : public HttpTransport {
     co_return conn;
   }
 
-  net::awaitable<TransportResult> Exchange(Connection& conn, HttpRequest& request) {
-    if (conn.tls) co_return co_await ExchangeOn(*conn.tls, conn, request);
-    co_return co_await ExchangeOn(*conn.plain, conn, request);
+  net::awaitable<TransportResult> Exchange(Connection& conn, HttpRequest& request,
+                                           common::Duration timeout) {
+    if (conn.tls) co_return co_await ExchangeOn(*conn.tls, conn, request, timeout);
+    co_return co_await ExchangeOn(*conn.plain, conn, request, timeout);
   }
 
   template <typename Stream>
-  net::awaitable<TransportResult> ExchangeOn(Stream& stream, Connection& conn,
-                                             HttpRequest& request) {
+  net::awaitable<TransportResult> ExchangeOn(Stream& stream, Connection& conn, HttpRequest& request,
+                                             common::Duration timeout) {
     beast::tcp_stream& lowest = conn.lowest();
     // One deadline covers writing the request and reading the whole answer.
-    lowest.expires_after(options_.request_timeout);
+    lowest.expires_after(timeout);
     auto [write_ec, written] = co_await http::async_write(stream, request, kUseTuple);
     if (write_ec) {
       conn.Close();
@@ -247,7 +249,7 @@ class HttpTransportImpl final : public HttpTransport {
       if (write_ec == beast::error::timeout) {
         co_return TransportResult{
             common::UnavailableError("sending the request to " + host_port_ + " timed out after " +
-                                     common::FormatDuration(options_.request_timeout)),
+                                     common::FormatDuration(timeout)),
             sent};
       }
       co_return TransportResult{common::UnavailableError("sending the request to " + host_port_ +
@@ -265,7 +267,7 @@ class HttpTransportImpl final : public HttpTransport {
       Status status;
       if (read_ec == beast::error::timeout) {
         status = common::UnavailableError("no complete response from " + host_port_ + " within " +
-                                          common::FormatDuration(options_.request_timeout));
+                                          common::FormatDuration(timeout));
       } else if (IsConnectionClosed(read_ec)) {
         status = common::UnavailableError("connection to " + host_port_ +
                                           " closed before the response was complete");

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -77,8 +78,10 @@ class HttpTransport {
   virtual ~HttpTransport() = default;
 
   // Sends one request (Host, Content-Length and keep-alive are set here) on a pooled or new
-  // connection and reads the answer.
-  virtual boost::asio::awaitable<TransportResult> Send(HttpRequest request) = 0;
+  // connection and reads the answer. `timeout` replaces the options' request_timeout for this
+  // exchange (writing the request and reading the answer).
+  virtual boost::asio::awaitable<TransportResult> Send(
+      HttpRequest request, std::optional<common::Duration> timeout = std::nullopt) = 0;
 
   // Closes every idle pooled connection (graceful shutdown).
   virtual void CloseIdle() = 0;

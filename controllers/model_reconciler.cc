@@ -81,7 +81,9 @@ ModelReconciler::ModelReconciler(api::CmlClient& client, common::Clock& clock,
       reader_(client),
       observations_(client, clock,
                     {.full_observe_every = options.full_observe_every,
-                     .listing_max_age = options.listing_max_age}) {}
+                     .listing_max_age = options.listing_max_age}) {
+  if (options.model_service != nullptr) verifier_.emplace(*options.model_service, clock);
+}
 
 void ModelReconciler::Retry(const std::string& name) {
   progress_[name].retry_requested_at = clock_.Now();
@@ -98,6 +100,7 @@ void ModelReconciler::BeginPass(const config::ModelDeploymentSpec& spec, Progres
     progress.attempts_since = *progress.retry_requested_at;
     progress.retry_requested_at.reset();
     progress.writes.NewGeneration();
+    progress.rolled_back.reset();
     observations_.Invalidate(spec.name, /*forget_unseen_writes=*/true);
   }
   progress.last_spec = spec;
@@ -106,32 +109,82 @@ void ModelReconciler::BeginPass(const config::ModelDeploymentSpec& spec, Progres
     progress.generation_seen_at = clock_.Now();
     progress.drift_counted = false;
     progress.writes.NewGeneration();
+    progress.rolled_back.reset();
     observations_.Invalidate(spec.name);
   }
   status.desired_digest = spec.digest;
+}
+
+Plan ModelReconciler::PlanFor(const config::ModelDeploymentSpec& spec,
+                              const ObservedState& observed, const Progress& progress) const {
+  return ComputePlan(spec, observed,
+                     {.now = clock_.Now(),
+                      .attempts_since = progress.attempts_since,
+                      .ledger = &progress.writes,
+                      .verifications = &observations_.Verifications(spec.name),
+                      .rolled_back = progress.rolled_back});
+}
+
+net::awaitable<void> ModelReconciler::VerifyDeployment(const config::ModelDeploymentSpec& spec,
+                                                       const ObservedState& observed,
+                                                       const Awaiting& awaiting,
+                                                       ModelStatus& status) {
+  const common::TimePoint start = clock_.Now();
+  Verification verification = co_await verifier_->Verify(*spec.verify, observed.model->access_key,
+                                                         observed.model->auth_enabled);
+  const bool passed = verification.result == VerificationResult::kPassed;
+  status.AddHistory(
+      {.time = clock_.Now(),
+       .operation = "verify",
+       .duration = clock_.Now() - start,
+       .error = !passed,
+       .message = fmt::format("deployment {}: {}", awaiting.deployment_id, verification.message)});
+  if (metrics_ != nullptr) metrics_->CountVerification(spec.name, passed);
+  if (logger_) {
+    logger_->log(passed ? spdlog::level::info : spdlog::level::warn,
+                 "Verified deployment model={} deployment_id={} result={} message=\"{}\"",
+                 spec.name, awaiting.deployment_id, passed ? "passed" : "failed",
+                 verification.message);
+  }
+  observations_.RecordVerification(spec.name, awaiting.deployment_id, std::move(verification));
 }
 
 net::awaitable<StatusOr<Plan>> ModelReconciler::ObserveAndPlan(
     const config::ModelDeploymentSpec& spec, const Progress& progress, ModelStatus& status) {
   const common::TimePoint start = clock_.Now();
   auto observation = co_await observations_.Observe(spec);
-  for (int round = 0;; ++round) {
+  bool verified = false, observed_again = false;
+  for (;;) {
     if (!observation.ok()) {
       RecordError(status, "observe", observation.status(), clock_.Now() - start, clock_.Now());
       co_return observation.status();
     }
     const ObservedState& observed = *observation->state;
     status.resolved_runtime = observed.runtime_identifier.value_or("");
-    Plan plan = ComputePlan(spec, observed,
-                            {.now = clock_.Now(),
-                             .attempts_since = progress.attempts_since,
-                             .ledger = &progress.writes});
+    Plan plan = PlanFor(spec, observed, progress);
+    if (!verified && verifier_ && plan.awaiting &&
+        plan.awaiting->kind == Awaiting::Kind::kVerification) {
+      co_await VerifyDeployment(spec, observed, *plan.awaiting, status);
+      verified = true;
+      continue;  // plan again with the result
+    }
     const bool wants_write = plan.action && !plan.suppressed_by_suspend;
-    if (!wants_write || round > 0 || observation->kind == ObservationKind::kFull ||
+    if (!wants_write || observed_again || observation->kind == ObservationKind::kFull ||
         observations_.MayWrite(spec.name, *plan.action)) {
       co_return plan;
     }
     observation = co_await observations_.ObserveFully(spec);  // a write needs a fresh look
+    observed_again = true;
+  }
+}
+
+void ModelReconciler::NoteRollback(const std::string& name, const Plan& plan, Progress& progress) {
+  if (!plan.rollback_of || progress.rolled_back || options_.dry_run) return;
+  progress.rolled_back = plan.rollback_of;
+  if (metrics_ != nullptr) metrics_->CountRollback(name);
+  if (logger_) {
+    logger_->warn("Rolled back model={} last_good_deployment_id={} failure=\"{}\"", name,
+                  plan.last_good ? plan.last_good->deployment_id : "", *plan.rollback_of);
   }
 }
 
@@ -241,6 +294,9 @@ void ModelReconciler::RecordPlan(const config::ModelDeploymentSpec& spec, const 
   status.desired_replicas = spec.resources.replicas;
   status.removed = false;
   status.planned_action.clear();
+  status.diffs = plan.diffs;
+  status.verification = plan.verification;
+  status.last_good = plan.last_good;
   if (plan.action) {
     status.planned_action =
         fmt::format("{}{}: {}", ActionName(plan.action->kind),
@@ -317,6 +373,7 @@ PassResult ModelReconciler::FinishPass(const config::ModelDeploymentSpec& spec, 
                                        Plan plan, const WriteAnswer* written, bool hold,
                                        ModelStatus& status) {
   const common::TimePoint now = clock_.Now();
+  if (written != nullptr || !plan.action) NoteRollback(spec.name, plan, progress);
   RecordPlan(spec, plan, status, now);
   observations_.Remember(spec.name, plan, written);
   const bool converged = plan.sync == SyncState::kSynced && plan.health == HealthState::kHealthy;

@@ -9,6 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "api/cml_client.h"
+#include "api/model_service_client.h"
 #include "common/clock.h"
 #include "common/jitter.h"
 #include "common/status.h"
@@ -17,11 +18,15 @@
 #include "controllers/observation_cache.h"
 #include "controllers/planner.h"
 #include "controllers/status_store.h"
+#include "controllers/verifier.h"
 #include "controllers/write_budget.h"
 
 namespace cmlr::controllers {
 
 struct ReconcilerOptions {
+  // The deployed models' endpoint, for post-deploy verification (design 4b); null: a deployment
+  // whose spec has `verify` stays Verifying. Must outlive the reconciler.
+  api::ModelServiceClient* model_service = nullptr;
   bool dry_run = false;  // observe and plan, never write
   bool prune = false;    // stop the deployments of models removed from the desired state
   common::Duration resync = std::chrono::seconds(60);  // in sync: look again after this ±10 %
@@ -96,6 +101,8 @@ class ModelReconciler {
     common::TimePoint pending_at{};
     bool drift_counted = false;
     WriteLedger writes;  // for the write budget of design 4a
+    // This generation was rolled back (design 4b): how its rollout failed.
+    std::optional<std::string> rolled_back;
   };
 
   void BeginPass(const config::ModelDeploymentSpec& spec, Progress& progress, ModelStatus& status);
@@ -103,6 +110,14 @@ class ModelReconciler {
   // observation does not allow.
   boost::asio::awaitable<common::StatusOr<Plan>> ObserveAndPlan(
       const config::ModelDeploymentSpec& spec, const Progress& progress, ModelStatus& status);
+  Plan PlanFor(const config::ModelDeploymentSpec& spec, const ObservedState& observed,
+               const Progress& progress) const;
+  // Runs the verification `awaiting` names and remembers its result.
+  boost::asio::awaitable<void> VerifyDeployment(const config::ModelDeploymentSpec& spec,
+                                                const ObservedState& observed,
+                                                const Awaiting& awaiting, ModelStatus& status);
+  // Remembers (and counts) a rollback the first time a plan of this generation makes or finds it.
+  void NoteRollback(const std::string& name, const Plan& plan, Progress& progress);
   // True while an earlier write of the same kind with an unknown outcome may still show up.
   bool HoldForPendingWrite(Progress& progress, Plan& plan, common::TimePoint now) const;
   // Sends `action`, records it in history, logs and metrics; returns CML's answer.
@@ -131,6 +146,7 @@ class ModelReconciler {
   common::Jitter jitter_;
   CmlReader reader_;
   ObservationCache observations_;
+  std::optional<Verifier> verifier_;
   std::map<std::string, Progress, std::less<>> progress_;
 };
 

@@ -68,6 +68,18 @@ nlohmann::json OptionalTime(const std::optional<common::TimePoint>& time) {
 
 }  // namespace
 
+std::string_view ToString(VerificationResult result) {
+  switch (result) {
+    case VerificationResult::kPassed:
+      return "Passed";
+    case VerificationResult::kFailed:
+      return "Failed";
+    case VerificationResult::kPending:
+      break;
+  }
+  return "Pending";
+}
+
 nlohmann::json ToJson(const ModelStatus& status) {
   nlohmann::json conditions = nlohmann::json::array();
   for (const Condition& c : status.conditions) {
@@ -86,6 +98,10 @@ nlohmann::json ToJson(const ModelStatus& status) {
                        {"durationSeconds", common::ToSeconds(h.duration)},
                        {"error", h.error},
                        {"message", h.message}});
+  }
+  nlohmann::json diffs = nlohmann::json::array();
+  for (const FieldDiff& d : status.diffs) {
+    diffs.push_back({{"field", d.field}, {"live", d.live}, {"desired", d.desired}});
   }
   const LiveState& live = status.live;
   return {
@@ -119,6 +135,17 @@ nlohmann::json ToJson(const ModelStatus& status) {
       {"plannedAction", status.planned_action.empty() ? nlohmann::json(nullptr)
                                                       : nlohmann::json(status.planned_action)},
       {"removed", status.removed},
+      {"diffs", diffs},
+      {"verification", status.verification
+                           ? nlohmann::json{{"result", ToString(status.verification->result)},
+                                            {"at", common::FormatRfc3339(status.verification->at)},
+                                            {"message", status.verification->message}}
+                           : nlohmann::json(nullptr)},
+      {"lastGood", status.last_good
+                       ? nlohmann::json{{"version", status.last_good->version},
+                                        {"buildId", status.last_good->build_id},
+                                        {"deploymentId", status.last_good->deployment_id}}
+                       : nlohmann::json(nullptr)},
   };
 }
 

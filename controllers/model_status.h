@@ -52,6 +52,32 @@ struct LiveState {
   bool auth_enabled = false;
 };
 
+// A difference between live and desired, for `plan` output, status and drift metrics.
+struct FieldDiff {
+  std::string field;  // "resources.cpu", "description", "deployment", ...
+  std::string live;
+  std::string desired;
+};
+
+// Post-deploy verification of one deployment (design 4b). CML records none of it: it is what
+// this daemon ran.
+enum class VerificationResult { kPending, kPassed, kFailed };
+std::string_view ToString(VerificationResult result);
+
+struct Verification {
+  VerificationResult result = VerificationResult::kPending;
+  common::TimePoint at{};
+  std::string message;
+};
+
+// The deployment to return to when a rollout fails (design 4b): the newest one of the model
+// that was deployed and passed verification (or, without `verify`, was deployed).
+struct LastGood {
+  int version = 0;  // registry version number; 0 when unknown
+  std::string build_id;
+  std::string deployment_id;
+};
+
 // One CML write or failed call, for "why is it stuck" without the logs.
 struct HistoryEntry {
   common::TimePoint time{};
@@ -76,7 +102,10 @@ struct ModelStatus {
   std::optional<common::TimePoint> next_reconcile_at;
   std::string desired_digest;
   std::string resolved_runtime;
-  std::string planned_action;  // "create_model_build: version 3 on runtime ..." or ""
+  std::string planned_action;                // "create_model_build: version 3 on runtime ..." or ""
+  std::vector<FieldDiff> diffs;              // live -> desired, as the last plan saw them
+  std::optional<Verification> verification;  // of the deployment that serves or is verified
+  std::optional<LastGood> last_good;
   int desired_replicas = 0;
   bool removed = false;  // no longer in the desired state (kept for --prune reporting)
 

@@ -87,7 +87,7 @@ net::awaitable<StatusOr<Observation>> ObservationCache::ObserveFully(
   const common::TimePoint start = clock_.Now();
   auto observed = co_await reader_.ReadAll(spec, &entry.reads);
   if (!observed.ok()) co_return observed.status();
-  TrimObservation(spec, *observed);
+  TrimObservation(spec, entry.verifications, *observed);
   entry.observed = std::move(observed).value();
   entry.last_full_at = start;
   entry.last_kind = ObservationKind::kFull;
@@ -239,6 +239,25 @@ void ObservationCache::Remember(const std::string& name, const Plan& plan,
     entry.build_created_by_us.clear();
   }
   if (entry.focus == Focus::kNone) entry.observed.reset();
+}
+
+void ObservationCache::RecordVerification(const std::string& name, const std::string& deployment_id,
+                                          Verification verification) {
+  auto& verifications = entries_[name].verifications;
+  verifications[deployment_id] = std::move(verification);
+  while (verifications.size() > kMaxVerifications) {
+    const auto oldest =
+        std::min_element(verifications.begin(), verifications.end(),
+                         [](const auto& a, const auto& b) { return a.second.at < b.second.at; });
+    verifications.erase(oldest);
+  }
+}
+
+const std::map<std::string, Verification>& ObservationCache::Verifications(
+    std::string_view name) const {
+  static const std::map<std::string, Verification> kNone;
+  const auto it = entries_.find(name);
+  return it == entries_.end() ? kNone : it->second.verifications;
 }
 
 const ObservedState* ObservationCache::Remembered(std::string_view name) const {

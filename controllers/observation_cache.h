@@ -89,6 +89,14 @@ class ObservationCache {
   // makes the next pass observe fully.
   void Remember(const std::string& name, const Plan& plan, const WriteAnswer* written);
 
+  // Verifications this daemon ran for `name`'s deployments (design 4b), by deployment id; CML
+  // keeps none. The newest kMaxVerifications are kept, across generations: a deployment that
+  // failed verification must never become the "last good" one.
+  void RecordVerification(const std::string& name, const std::string& deployment_id,
+                          Verification verification);
+  const std::map<std::string, Verification>& Verifications(std::string_view name) const;
+  static constexpr std::size_t kMaxVerifications = 16;
+
   // The next pass of `name` observes fully. `forget_unseen_writes` (a retry) also stops looking
   // for created objects that never showed up.
   void Invalidate(const std::string& name, bool forget_unseen_writes = false);
@@ -111,6 +119,7 @@ class ObservationCache {
     std::string build_created_by_us;
     common::TimePoint last_full_at{};
     ReadMemory reads;  // what helps read CML right; survives invalidation
+    std::map<std::string, Verification> verifications;  // survives invalidation
   };
 
   // The awaited build or deployment, by id.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -410,7 +411,8 @@ const api::ModelBuild* PlanBuild(const config::ModelDeploymentSpec& spec,
 struct MatchingDeployments {
   std::vector<const api::ModelDeployment*> deployed;
   std::vector<const api::ModelDeployment*> in_progress;
-  bool any_stopped = false;  // one of ours once ran and was stopped: drift
+  std::vector<const api::ModelDeployment*> failed;   // all, attempts or not
+  std::vector<const api::ModelDeployment*> stopped;  // ours once ran and were stopped
   int failed_attempts = 0;
 };
 
@@ -431,9 +433,10 @@ MatchingDeployments ClassifyDeployments(const config::ModelDeploymentSpec& spec,
         matching.in_progress.push_back(&d);
         break;
       case DeploymentPhase::kStopped:
-        matching.any_stopped = true;
+        matching.stopped.push_back(&d);
         break;
       case DeploymentPhase::kFailed:
+        matching.failed.push_back(&d);
         if (CreatedAt(d) >= context.attempts_since) ++matching.failed_attempts;
         break;
     }
@@ -463,7 +466,7 @@ void PlanServingDeployment(const config::ModelDeploymentSpec& spec, const Observ
 void PlanNewDeployment(const config::ModelDeploymentSpec& spec, const ObservedState& observed,
                        const api::ModelBuild& build, const MatchingDeployments& deployments,
                        const std::vector<const api::ModelDeployment*>& running, Plan& plan) {
-  const bool drifted = deployments.any_stopped;
+  const bool drifted = !deployments.stopped.empty();
   if (!running.empty()) {
     for (FieldDiff& diff : DeploymentDiffs(*running.front(), spec)) {
       if (drifted) plan.drift.push_back(diff.field);
@@ -511,7 +514,203 @@ void PlanNewDeployment(const config::ModelDeploymentSpec& spec, const ObservedSt
       running.empty() ? HealthState::kMissing : HealthState::kProgressing);
 }
 
-// Once the model exists with the right description: builds, deployments, drift, replicas 0.
+// ---------------------------------------------------------------------------------------------
+// Verification and rollback (design 4b).
+
+// The deployment a failed rollout returns to: the newest of the model that neither matches the
+// desired spec nor failed (in CML or in this daemon's verification). In progress counts (a
+// restore on its way), so callers look at its status.
+const api::ModelDeployment* FindLastGood(const config::ModelDeploymentSpec& spec,
+                                         const ObservedState& observed,
+                                         const MatchingBuilds& builds, const PlanContext& context) {
+  const api::ModelDeployment* best = nullptr;
+  for (const api::ModelDeployment& d : observed.deployments) {
+    if (ClassifyDeployment(d.status) == DeploymentPhase::kFailed) continue;
+    const bool matching =
+        DeploymentMatches(d, spec) &&
+        std::any_of(builds.built.begin(), builds.built.end(),
+                    [&](const api::ModelBuild* b) { return b->id == d.build_id; });
+    if (matching) continue;
+    if (context.verifications != nullptr) {
+      const auto v = context.verifications->find(d.id);
+      if (v != context.verifications->end() && v->second.result == VerificationResult::kFailed) {
+        continue;
+      }
+    }
+    if (best == nullptr || CreatedAt(d) >= CreatedAt(*best)) best = &d;
+  }
+  return best;
+}
+
+LastGood DescribeLastGood(const ObservedState& observed, const api::ModelDeployment& d) {
+  LastGood good{.build_id = d.build_id, .deployment_id = d.id};
+  const auto build = std::find_if(observed.builds.begin(), observed.builds.end(),
+                                  [&](const api::ModelBuild& b) { return b.id == d.build_id; });
+  if (build == observed.builds.end() || !observed.registered_model) return good;
+  if (observed.version &&
+      observed.version->model_version_id == build->registered_model_version_id) {
+    good.version = observed.version->number;
+  }
+  for (const api::RegisteredModelVersion& v : observed.registered_model->model_versions) {
+    if (v.model_version_id == build->registered_model_version_id) good.version = v.number;
+  }
+  return good;
+}
+
+std::string VersionText(int version) {
+  return version > 0 ? fmt::format("version {}", version) : std::string("the last good version");
+}
+
+// A deployment of the last good build with the last good resources, to serve again.
+PlannedAction RestoreAction(const config::ModelDeploymentSpec& spec,
+                            const api::ModelDeployment& good, const LastGood& described) {
+  PlannedAction action{.kind = ActionKind::kCreateDeployment};
+  action.project_id = spec.project_id;
+  action.model_id = good.model_id;
+  action.build_id = good.build_id;
+  action.deployment_request = {.project_id = spec.project_id,
+                               .model_id = good.model_id,
+                               .build_id = good.build_id,
+                               .cpu = good.cpu,
+                               .memory = good.memory,
+                               .nvidia_gpus = good.nvidia_gpu,
+                               .environment = good.environment,
+                               .replicas = good.replicas};
+  action.summary = fmt::format("restore {}: deploy build {} with cpu {} memory {}Gi replicas {}",
+                               VersionText(described.version), good.build_id, good.cpu, good.memory,
+                               good.replicas);
+  return action;
+}
+
+// After a rollback: serve the last good deployment (restored or kept), stop anything else that
+// runs, then stay Stalled RolledBack until the spec changes or a retry.
+void PlanRolledBack(const config::ModelDeploymentSpec& spec, const ObservedState& observed,
+                    const api::ModelDeployment* good, const std::string& failure,
+                    const std::vector<const api::ModelDeployment*>& running, common::TimePoint now,
+                    Plan& plan) {
+  const std::string failed =
+      fmt::format("version {} failed: {}", observed.version->number, failure);
+  plan.rollback_of = failure;
+  if (good != nullptr && IsRunning(good->status)) {
+    FillLiveDeployment(plan.live, *good);
+    if (ClassifyDeployment(good->status) != DeploymentPhase::kDeployed) {
+      Wait(plan,
+           {.kind = Awaiting::Kind::kDeployment,
+            .build_id = good->build_id,
+            .deployment_id = good->id,
+            .since = CreatedAt(*good)},
+           Reason::kRollingBack, "restored deployment " + good->id, good->status, now,
+           spec.sync.deploy_timeout, Reason::kRollingBack, "deployTimeout");
+      plan.health = HealthState::kDegraded;
+      plan.message = failed + "; restoring " + VersionText(plan.last_good->version);
+      return;
+    }
+    for (const api::ModelDeployment* other : running) {
+      if (other->id == good->id) continue;
+      Act(plan, StopAction(spec.project_id, *other, "rolled back"), Reason::kRollingBack,
+          HealthState::kDegraded);
+      return;
+    }
+  }
+  plan.health = HealthState::kDegraded;
+  Stall(plan, Reason::kRolledBack,
+        good != nullptr && IsRunning(good->status)
+            ? fmt::format("{}; rolled back to {} (deployment {}), which serves", failed,
+                          VersionText(plan.last_good->version), good->id)
+            : fmt::format("{}; rolled back, but the last good deployment no longer runs", failed));
+}
+
+// A failed rollout (`failure` says how) with `failing` (null: none runs): return to the last
+// good deployment when rollback allows, with one write at most. False when there is nothing to
+// return to or rollback is off: the caller reports the failure as it would without 4b.
+bool PlanRollback(const config::ModelDeploymentSpec& spec, const ObservedState& observed,
+                  const api::ModelDeployment* good, const std::string& failure,
+                  const std::vector<const api::ModelDeployment*>& running, common::TimePoint now,
+                  Plan& plan) {
+  if (!spec.sync.rollback || good == nullptr) return false;
+  const std::string failed =
+      fmt::format("version {} failed: {}", observed.version->number, failure);
+  plan.rollback_of = failure;
+  if (IsRunning(good->status)) {
+    for (const api::ModelDeployment* other : running) {
+      if (other->id == good->id) continue;
+      Act(plan, StopAction(spec.project_id, *other, "rolling back"), Reason::kRollingBack,
+          HealthState::kDegraded);
+      plan.message = failed + "; keeping " + VersionText(plan.last_good->version);
+      return true;
+    }
+    PlanRolledBack(spec, observed, good, failure, running, now, plan);
+    return true;
+  }
+  Act(plan, RestoreAction(spec, *good, *plan.last_good), Reason::kRollingBack,
+      HealthState::kDegraded);
+  plan.message = failed + "; " + plan.action->summary;
+  return true;
+}
+
+// CML shows a rollback this daemon no longer remembers (a restart): a deployment of the
+// desired spec was stopped and a newer one of another spec serves, and nothing says the
+// desired one had passed verification (then it is drift, undone by selfHeal).
+bool LooksRolledBack(const config::ModelDeploymentSpec& spec, const MatchingDeployments& matching,
+                     const api::ModelDeployment* good, const PlanContext& context) {
+  if (!spec.verify || !spec.sync.rollback || good == nullptr || !IsRunning(good->status) ||
+      matching.stopped.empty() || !matching.deployed.empty() || !matching.in_progress.empty()) {
+    return false;
+  }
+  const api::ModelDeployment* stopped = Newest(matching.stopped);
+  if (CreatedAt(*good) < CreatedAt(*stopped)) return false;
+  if (context.verifications != nullptr) {
+    const auto v = context.verifications->find(stopped->id);
+    if (v != context.verifications->end() && v->second.result == VerificationResult::kPassed) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Ours is deployed: with `verify`, verified first (the reconciler runs it), and on failure
+// rolled back; then the others are stopped and the model is Synced and Healthy.
+void PlanDeployed(const config::ModelDeploymentSpec& spec, const ObservedState& observed,
+                  const api::ModelDeployment& serving, const api::ModelDeployment* good,
+                  const std::vector<const api::ModelDeployment*>& running,
+                  const PlanContext& context, Plan& plan) {
+  if (spec.verify) {
+    std::optional<Verification> verification;
+    if (context.verifications != nullptr) {
+      const auto it = context.verifications->find(serving.id);
+      if (it != context.verifications->end()) verification = it->second;
+    }
+    plan.verification = verification.value_or(Verification{});
+    if (plan.verification->result == VerificationResult::kPending) {
+      FillLiveDeployment(plan.live, serving);
+      plan.sync = SyncState::kOutOfSync;
+      plan.health = HealthState::kProgressing;
+      plan.reconciling = true;
+      plan.reason = Reason::kVerifying;
+      plan.message = fmt::format("deployment {} is deployed; verifying it", serving.id);
+      plan.next = NextCheck::kProgress;
+      plan.awaiting = Awaiting{.kind = Awaiting::Kind::kVerification,
+                               .build_id = serving.build_id,
+                               .deployment_id = serving.id,
+                               .since = context.now};
+      return;
+    }
+    if (plan.verification->result == VerificationResult::kFailed) {
+      const std::string failure = "verification failed: " + plan.verification->message;
+      if (PlanRollback(spec, observed, good, failure, running, context.now, plan)) return;
+      FillLiveDeployment(plan.live, serving);
+      plan.health = HealthState::kDegraded;
+      Stall(plan, Reason::kVerificationFailed,
+            fmt::format("deployment {} {}; {}", serving.id, failure,
+                        spec.sync.rollback ? "nothing to roll back to" : "rollback is off"));
+      return;
+    }
+  }
+  PlanServingDeployment(spec, observed, serving, running, plan);
+}
+
+// Once the model exists with the right description: builds, deployments, verification,
+// rollback, drift, replicas 0.
 void PlanServing(const config::ModelDeploymentSpec& spec, const ObservedState& observed,
                  const PlanContext& context, Plan& plan) {
   plan.live.runtime = *observed.runtime_identifier;
@@ -521,12 +720,18 @@ void PlanServing(const config::ModelDeploymentSpec& spec, const ObservedState& o
   if (PlanScaleToZero(spec, running, plan)) return;
 
   const MatchingBuilds builds = ClassifyBuilds(observed, BuildMarker(spec), context);
+  const api::ModelDeployment* good = FindLastGood(spec, observed, builds, context);
+  if (good != nullptr) plan.last_good = DescribeLastGood(observed, *good);
   const api::ModelBuild* build = PlanBuild(spec, observed, builds, !running.empty(), context, plan);
   if (build == nullptr) return;
 
   const MatchingDeployments deployments = ClassifyDeployments(spec, observed, builds, context);
-  if (const api::ModelDeployment* serving = Newest(deployments.deployed)) {
-    PlanServingDeployment(spec, observed, *serving, running, plan);
+  if (context.rolled_back || LooksRolledBack(spec, deployments, good, context)) {
+    PlanRolledBack(spec, observed, good,
+                   context.rolled_back.value_or("its deployment was replaced by the last good one"),
+                   running, context.now, plan);
+  } else if (const api::ModelDeployment* serving = Newest(deployments.deployed)) {
+    PlanDeployed(spec, observed, *serving, good, running, context, plan);
   } else if (const api::ModelDeployment* current = Newest(deployments.in_progress)) {
     FillLiveDeployment(plan.live, *current);
     Wait(plan,
@@ -536,8 +741,16 @@ void PlanServing(const config::ModelDeploymentSpec& spec, const ObservedState& o
           .since = CreatedAt(*current)},
          Reason::kDeploymentInProgress, "deployment " + current->id, current->status, context.now,
          spec.sync.deploy_timeout, Reason::kDeploymentTimeout, "deployTimeout");
+    if (plan.reason == Reason::kDeploymentTimeout) {
+      (void)PlanRollback(spec, observed, good, plan.message, running, context.now, plan);
+    }
   } else {
-    PlanNewDeployment(spec, observed, *build, deployments, running, plan);
+    const bool exhausted = deployments.failed_attempts >= spec.sync.max_attempts;
+    const std::string failure = fmt::format("{} of {} deployment attempts failed",
+                                            deployments.failed_attempts, spec.sync.max_attempts);
+    if (!exhausted || !PlanRollback(spec, observed, good, failure, running, context.now, plan)) {
+      PlanNewDeployment(spec, observed, *build, deployments, running, plan);
+    }
   }
 }
 
@@ -681,34 +894,44 @@ Plan ComputePlan(const config::ModelDeploymentSpec& desired, const ObservedState
   return plan;
 }
 
-void TrimObservation(const config::ModelDeploymentSpec& desired, ObservedState& observed) {
-  if (observed.registered_model) observed.registered_model->model_versions.clear();
-  const bool can_match = observed.version.has_value() && observed.runtime_identifier.has_value();
-  std::erase_if(observed.builds, [&](const api::ModelBuild& b) {
-    return !can_match || b.registered_model_version_id != observed.version->model_version_id ||
-           b.runtime_identifier != *observed.runtime_identifier;
-  });
-  // The deployments the planner looks at besides the running ones (see ClassifyDeployments).
-  const auto on_kept_build = [&](const api::ModelDeployment& d) {
-    return std::any_of(
-        observed.builds.begin(), observed.builds.end(), [&](const api::ModelBuild& b) {
-          return b.id == d.build_id && ClassifyBuild(b.status) == BuildPhase::kSucceeded;
-        });
-  };
-  const api::ModelDeployment* newest_stopped = nullptr;
-  for (const api::ModelDeployment& d : observed.deployments) {
-    if (ClassifyDeployment(d.status) == DeploymentPhase::kStopped && on_kept_build(d) &&
-        DeploymentMatches(d, desired) &&
-        (newest_stopped == nullptr || CreatedAt(d) >= CreatedAt(*newest_stopped))) {
-      newest_stopped = &d;
+void TrimObservation(const config::ModelDeploymentSpec& desired,
+                     const std::map<std::string, Verification>& verifications,
+                     ObservedState& observed) {
+  std::set<std::string> keep;  // deployment ids
+  if (observed.version && observed.runtime_identifier) {
+    const PlanContext context{.verifications = &verifications};
+    const MatchingBuilds builds = ClassifyBuilds(observed, BuildMarker(desired), context);
+    const MatchingDeployments matching = ClassifyDeployments(desired, observed, builds, context);
+    for (const auto* group : {&matching.deployed, &matching.in_progress, &matching.failed}) {
+      for (const api::ModelDeployment* d : *group) keep.insert(d->id);
+    }
+    if (const api::ModelDeployment* stopped = Newest(matching.stopped)) keep.insert(stopped->id);
+    if (const api::ModelDeployment* good = FindLastGood(desired, observed, builds, context)) {
+      keep.insert(good->id);
     }
   }
-  const std::string keep_stopped = newest_stopped ? newest_stopped->id : std::string();
   std::erase_if(observed.deployments, [&](const api::ModelDeployment& d) {
-    if (IsRunning(d.status)) return false;
-    if (!on_kept_build(d) || !DeploymentMatches(d, desired)) return true;
-    return ClassifyDeployment(d.status) == DeploymentPhase::kStopped && d.id != keep_stopped;
+    return !IsRunning(d.status) && keep.count(d.id) == 0;
   });
+  // Builds: the desired version on the desired runtime, and those of the kept deployments.
+  std::erase_if(observed.builds, [&](const api::ModelBuild& b) {
+    const bool matching = observed.version && observed.runtime_identifier &&
+                          b.registered_model_version_id == observed.version->model_version_id &&
+                          b.runtime_identifier == *observed.runtime_identifier;
+    return !matching &&
+           std::none_of(observed.deployments.begin(), observed.deployments.end(),
+                        [&](const api::ModelDeployment& d) { return d.build_id == b.id; });
+  });
+  // Versions: those of the kept builds (the last good one's number, for messages).
+  if (observed.registered_model) {
+    std::erase_if(
+        observed.registered_model->model_versions, [&](const api::RegisteredModelVersion& v) {
+          return std::none_of(observed.builds.begin(), observed.builds.end(),
+                              [&](const api::ModelBuild& b) {
+                                return b.registered_model_version_id == v.model_version_id;
+                              });
+        });
+  }
 }
 
 Plan ComputePrunePlan(const std::string& project_id, const ObservedState& observed) {

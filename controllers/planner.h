@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -84,6 +85,10 @@ struct PlanContext {
   common::TimePoint attempts_since{};
   // The writes already sent for this model (write_budget.h); null: no budget applies.
   const WriteLedger* ledger = nullptr;
+  // Verifications this daemon ran, by deployment id (CML records none); null: none.
+  const std::map<std::string, Verification>* verifications = nullptr;
+  // Set when this daemon rolled the current generation back: why the rollout failed.
+  std::optional<std::string> rolled_back;
 };
 
 // The metric label and history name of an action (design section 8).
@@ -104,13 +109,6 @@ struct PlannedAction {
   std::string summary;  // one line for plan output, status and logs
 };
 
-// A difference between live and desired, for `plan` output and drift metrics.
-struct FieldDiff {
-  std::string field;  // "resources.cpu", "description", "deployment", ...
-  std::string live;
-  std::string desired;
-};
-
 // What to do after this pass, besides the action (the reconciler turns it into a delay).
 enum class NextCheck {
   kResync,    // in sync, or nothing will change without a new spec: the resync period
@@ -121,7 +119,9 @@ enum class NextCheck {
 // The one thing CML is working on that the plan waits for, so that the next pass can look at
 // just that object (by id) instead of observing everything again.
 struct Awaiting {
-  enum class Kind { kBuild, kDeployment };
+  // kVerification: the deployment is deployed and waits for this daemon's own verification
+  // (design 4b), which the reconciler runs before planning again.
+  enum class Kind { kBuild, kDeployment, kVerification };
   Kind kind = Kind::kBuild;
   std::string build_id;
   std::string deployment_id;  // kDeployment
@@ -143,6 +143,12 @@ struct Plan {
   std::vector<FieldDiff> diffs;
   std::vector<std::string> drift;  // fields changed outside git (cml_reconciler_drift_total)
   LiveState live;
+  // Of the deployment that serves (or would, once verified), when the spec has `verify`.
+  std::optional<Verification> verification;
+  // Where a failed rollout returns to (design 4b), when there is such a deployment.
+  std::optional<LastGood> last_good;
+  // Set when this plan rolls the generation back (or finds it rolled back): how it failed.
+  std::optional<std::string> rollback_of;
 };
 
 // The pure heart of the reconciler (design section 4): from the desired spec, what CML shows
@@ -151,11 +157,14 @@ Plan ComputePlan(const config::ModelDeploymentSpec& desired, const ObservedState
                  const PlanContext& context);
 
 // Drops from a full observation what no plan of `desired` can depend on, so that what the
-// reconciler remembers between passes does not grow with CML's history: the registry model's
-// version list, builds of other versions or runtimes, and deployments that neither run nor
-// belong to a matching build with the desired resources (of those, stopped ones but the newest).
-// ComputePlan gives the same plan before and after.
-void TrimObservation(const config::ModelDeploymentSpec& desired, ObservedState& observed);
+// reconciler remembers between passes does not grow with CML's history: deployments that
+// neither run, nor belong to a matching build with the desired resources (of the stopped ones
+// only the newest is kept), nor are the last good one (given this daemon's `verifications`);
+// builds of other versions or runtimes that no kept deployment uses; registry versions no kept
+// build uses. ComputePlan gives the same plan before and after (with the same verifications).
+void TrimObservation(const config::ModelDeploymentSpec& desired,
+                     const std::map<std::string, Verification>& verifications,
+                     ObservedState& observed);
 
 // The plan for a model removed from the desired state under --prune: stop its running
 // deployments, one per pass (never delete anything).

@@ -23,6 +23,7 @@ enum class Reason {
   kRetryingDeployment,
   kUndoingDrift,
   kStoppingOldDeployment,
+  kRollingBack,
   kScalingToZero,
   kPruning,
   // Waiting on CML.
@@ -30,6 +31,7 @@ enum class Reason {
   kWriteNotYetVisible,
   kBuildInProgress,
   kDeploymentInProgress,
+  kVerifying,
   // Degraded while waiting.
   kBuildTimeout,
   kDeploymentTimeout,
@@ -39,6 +41,8 @@ enum class Reason {
   kRuntimeNotFound,
   kBuildFailed,
   kDeploymentFailed,
+  kVerificationFailed,
+  kRolledBack,
   // CML did not behave as the API promises (design 4a): no more writes until a spec change or
   // a retry.
   kIncompleteCmlResponse,

@@ -46,7 +46,7 @@ std::optional<int> Ceiling(const config::ModelDeploymentSpec& desired, const Wri
     case ActionKind::kCreateBuild:
       return desired.sync.max_attempts;
     case ActionKind::kCreateDeployment:
-      return desired.sync.max_attempts + ledger.self_heals;
+      return desired.sync.max_attempts + ledger.self_heals + ledger.restores;
     case ActionKind::kStopDeployment:
       break;
   }
@@ -59,6 +59,7 @@ void WriteLedger::Record(const PlannedAction& action, Reason reason, common::Tim
   ++sent[action.kind];
   if (action.kind == ActionKind::kStopDeployment) stopped.insert(action.deployment_id);
   if (action.kind == ActionKind::kUpdateModel) description_sent = action.update_request.description;
+  if (reason == Reason::kRollingBack && action.kind == ActionKind::kCreateDeployment) ++restores;
   if (reason == Reason::kUndoingDrift) {
     ++self_heals;
     while (!recent_self_heals.empty() && recent_self_heals.front() <= now - kHour) {
@@ -72,6 +73,7 @@ void WriteLedger::NewGeneration() {
   sent.clear();
   stopped.clear();
   self_heals = 0;
+  restores = 0;
   description_sent.reset();
 }
 
@@ -110,6 +112,13 @@ void ApplyWriteBudget(const config::ModelDeploymentSpec& desired, const Observed
       return;
     }
     return;  // a self-heal within the hourly budget adds to the deployment ceiling
+  }
+  if (plan.reason == Reason::kRollingBack && action.kind == ActionKind::kCreateDeployment) {
+    if (ledger.restores == 0) return;  // one restore per generation, on top of the ceiling
+    Refuse(plan, Reason::kWriteBudgetExhausted,
+           "the last good deployment was already restored once in this generation; no more "
+           "writes until the spec changes or a retry");
+    return;
   }
   if (action.kind == ActionKind::kStopDeployment) {
     if (ledger.stopped.count(action.deployment_id) == 0) return;

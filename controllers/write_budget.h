@@ -23,8 +23,9 @@ inline constexpr int kSelfHealsPerHour = 5;
 struct WriteLedger {
   // In the current generation (since the spec last changed or a retry).
   std::map<ActionKind, int> sent;
-  std::set<std::string> stopped;                // deployment ids a stop was sent for
-  int self_heals = 0;                           // deployments sent to undo drift
+  std::set<std::string> stopped;  // deployment ids a stop was sent for
+  int self_heals = 0;             // deployments sent to undo drift
+  int restores = 0;               // deployments sent to restore the last good one (4b)
   std::optional<std::string> description_sent;  // what update_model set
   // Self-heals of the last hour, whatever the generation.
   std::deque<common::TimePoint> recent_self_heals;
@@ -39,7 +40,8 @@ struct WriteLedger {
 
 // Replaces the action of `plan` by no write when it would exceed the budget of design 4a for
 // `desired` (per generation: one create_registered_model, one create_model, one update_model,
-// maxAttempts builds, maxAttempts deployments plus self-heals, one stop per deployment;
+// maxAttempts builds, maxAttempts deployments plus self-heals plus one rollback restore, one
+// stop per deployment;
 // at most kSelfHealsPerHour self-heals in any rolling hour): Stalled WriteBudgetExhausted
 // naming the counts, Stalled UpdateNotApplied when a sent description did not stick, or
 // OutOfSync SelfHealBudgetExhausted until the hour allows one again. Pure.

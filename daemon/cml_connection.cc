@@ -24,6 +24,22 @@ common::StatusOr<std::unique_ptr<api::HttpCmlClient>> CreateCmlClient(
                                     std::move(logger));
 }
 
+common::StatusOr<std::unique_ptr<api::HttpModelServiceClient>> CreateModelServiceClient(
+    boost::asio::any_io_executor executor, common::Clock& clock, const DaemonOptions& options) {
+  CMLR_ASSIGN_OR_RETURN(std::string cml_url, api::ResolveBaseUrl(options.cml_url));
+  CMLR_ASSIGN_OR_RETURN(std::string url, api::ModelServiceUrl(options.model_service_url, cml_url));
+  CMLR_ASSIGN_OR_RETURN(api::Secret key, api::LoadApiKey(options.model_api_key_file.empty()
+                                                             ? options.api_key_file
+                                                             : options.model_api_key_file));
+  auto client = api::HttpModelServiceClient::Create(executor, clock,
+                                                    {.base_url = url,
+                                                     .api_key = std::move(key),
+                                                     .ca_file = options.ca_file,
+                                                     .allow_insecure_http = options.insecure_http});
+  if (!client.ok()) return client.status().Annotate("--model-service-url");
+  return client;
+}
+
 boost::asio::awaitable<EndpointProbe> ProbeEndpoint(boost::asio::any_io_executor executor,
                                                     common::Clock& clock, DaemonOptions options) {
   namespace http = boost::beast::http;

@@ -7,6 +7,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include "api/http_cml_client.h"
+#include "api/model_service_client.h"
 #include "common/clock.h"
 #include "common/status.h"
 #include "daemon/daemon_options.h"
@@ -21,6 +22,13 @@ namespace cmlr::daemon {
 [[nodiscard]] common::StatusOr<std::unique_ptr<api::HttpCmlClient>> CreateCmlClient(
     boost::asio::any_io_executor executor, common::Clock& clock, const DaemonOptions& options,
     prometheus::Registry& registry, std::shared_ptr<spdlog::logger> logger);
+
+// The model service the flags describe (design 4b): --model-service-url or the default derived
+// from the CML URL; the key from --model-api-key-file, else the API key. INVALID_ARGUMENT (fail
+// fast) when a URL is malformed or a key unreadable.
+[[nodiscard]] common::StatusOr<std::unique_ptr<api::HttpModelServiceClient>>
+CreateModelServiceClient(boost::asio::any_io_executor executor, common::Clock& clock,
+                         const DaemonOptions& options);
 
 // One authenticated GET of the runtime catalogue over the bare transport, for what the typed
 // client does not show: whether TLS was used (and verified, or the exchange fails) and how far

@@ -32,6 +32,15 @@ void AddDaemonFlags(CLI::App& app, DaemonOptions& o, Command command) {
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  if (command == Command::kRun || command == Command::kApply) {
+    app.add_option("--model-service-url", o.model_service_url,
+                   "deployed models' endpoint for verification (else https://modelservice.<host "
+                   "of --cml-url>, or --cml-url itself on loopback)")
+        ->envname("CML_MODEL_SERVICE_URL");
+    app.add_option("--model-api-key-file", o.model_api_key_file,
+                   "bearer key for models with authentication on (else the API key)")
+        ->envname("CML_MODEL_API_KEY_FILE");
+  }
   if (command == Command::kRun) {
     app.add_option("--listen", o.listen, "HTTP endpoints (metrics, status)")->capture_default_str();
     app.add_option("--port-file", o.port_file, "write the bound HTTP port here (for --listen :0)");

@@ -16,6 +16,8 @@ struct DaemonOptions {
   std::string cml_url;               // --cml-url (env CML_URL; else https://$CDSW_DOMAIN)
   std::string api_key_file;          // --api-key-file (env CML_API_KEY_FILE; else $CDSW_APIV2_KEY)
   std::string ca_file;
+  std::string model_service_url;   // --model-service-url (env CML_MODEL_SERVICE_URL)
+  std::string model_api_key_file;  // --model-api-key-file (env CML_MODEL_API_KEY_FILE)
   bool insecure_http = false;
   std::string listen = "127.0.0.1:9464";
   std::string port_file;

@@ -141,8 +141,14 @@ int RunApply(DaemonOptions options) {
     std::fprintf(stderr, "cml-reconciler apply: %s\n", client.status().message().c_str());
     return 1;
   }
+  auto model_service = CreateModelServiceClient(io.get_executor(), clock, options);
+  if (!model_service.ok()) {
+    std::fprintf(stderr, "cml-reconciler apply: %s\n", model_service.status().message().c_str());
+    return 1;
+  }
   controllers::ControllerOptions controller_options;
   controller_options.reconciler.prune = options.prune;
+  controller_options.reconciler.model_service = model_service->get();
   controllers::Controller controller(io.get_executor(), clock, **client, registry, logger,
                                      controller_options);
   int exit_code = 1;

@@ -65,6 +65,11 @@ int RunDaemon(DaemonOptions options) {
     std::fprintf(stderr, "cml-reconciler run: %s\n", client.status().message().c_str());
     return 1;
   }
+  auto model_service = CreateModelServiceClient(io.get_executor(), clock, options);
+  if (!model_service.ok()) {
+    std::fprintf(stderr, "cml-reconciler run: %s\n", model_service.status().message().c_str());
+    return 1;
+  }
   Readiness readiness{.desired_state_loaded = true};
   (*client)->SetCallObserver([&readiness](const api::CallRecord& call) {
     if (call.http_status == 0) return;  // no answer: says nothing about the key
@@ -75,6 +80,7 @@ int RunDaemon(DaemonOptions options) {
   controller_options.reconciler.dry_run = options.dry_run;
   controller_options.reconciler.prune = options.prune;
   controller_options.reconciler.resync = options.resync_duration;
+  controller_options.reconciler.model_service = model_service->get();
   controllers::Controller controller(io.get_executor(), clock, **client, *registry, logger,
                                      controller_options);
   controller.SetDesiredState(initial.snapshot);

@@ -14,6 +14,7 @@
 #include "controllers/controller.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_cml_client.h"
+#include "tests/fakes/fake_model_service.h"
 
 // A Controller driven against the in-memory CML with a fake clock, for the sequence tests of
 // controllers/ (controller_test.cc, safety_test.cc).
@@ -87,6 +88,9 @@ class ControllerTest : public ::testing::Test {
 
   void Start(std::vector<config::ModelDeploymentSpec> specs, ControllerOptions options = {}) {
     options.reconciler.poll_min = milliseconds(300);
+    if (options.reconciler.model_service == nullptr) {
+      options.reconciler.model_service = &model_service_;
+    }
     controller_ =
         std::make_unique<Controller>(io_.get_executor(), clock_, cml_, registry_, nullptr, options);
     SetDesired(std::move(specs));
@@ -169,6 +173,7 @@ class ControllerTest : public ::testing::Test {
   net::executor_work_guard<net::io_context::executor_type> work_{io_.get_executor()};
   testing::FakeClock clock_;
   TestCml cml_{clock_};
+  testing::FakeModelService model_service_;
   bool run_done_ = true;
   prometheus::Registry registry_;
   std::unique_ptr<Controller> controller_;

@@ -9,84 +9,14 @@
 #include <fmt/format.h>
 
 #include "common/time_format.h"
+#include "tests/controllers/plan_fixtures.h"
 
 namespace cmlr::controllers {
 namespace {
 
+using namespace plan_fixtures;  // NOLINT(google-build-using-namespace): test vocabulary
 using std::chrono::minutes;
 using std::chrono::seconds;
-
-constexpr char kRuntime[] =
-    "docker.repository.cloudera.com/cloudera/cdsw/ml-runtime-workbench-python3.9-standard:"
-    "2024.02.1-b4";
-
-common::TimePoint T0() { return *common::ParseRfc3339("2026-11-27T10:00:00Z"); }
-
-config::ModelDeploymentSpec Spec() {
-  config::ModelDeploymentSpec spec;
-  spec.name = "fraud-classifier";
-  spec.project_id = "abcd-1234-efgh-5678";
-  spec.model_name = "FraudCLF-endpoint";
-  spec.description = "Fraud Detection 2024";
-  spec.registered_model = {.name = "FraudCLF-alice", .version = 3};
-  spec.runtime = std::string(kRuntime);
-  spec.resources = {.cpu = 2, .memory_gib = 4, .gpus = 0, .replicas = 2};
-  spec.environment = {{"LOG_LEVEL", "info"}};
-  spec.digest = "0123456789abcdef0123456789abcdef";
-  return spec;
-}
-
-api::ModelBuild Build(std::string id, std::string status, common::TimePoint created,
-                      std::string comment = "") {
-  api::ModelBuild b;
-  b.id = std::move(id);
-  b.model_id = "m-1";
-  b.status = std::move(status);
-  b.created_at = created;
-  b.runtime_identifier = kRuntime;
-  b.registered_model_version_id = "v-3";
-  b.comment = comment.empty() ? BuildMarker(Spec()) : comment;
-  return b;
-}
-
-api::ModelDeployment Deployment(std::string id, std::string build_id, std::string status,
-                                common::TimePoint created) {
-  api::ModelDeployment d;
-  d.id = std::move(id);
-  d.model_id = "m-1";
-  d.build_id = std::move(build_id);
-  d.status = std::move(status);
-  d.created_at = created;
-  d.cpu = 2;
-  d.memory = 4;
-  d.replicas = 2;
-  d.environment = {{"LOG_LEVEL", "info"}};
-  return d;
-}
-
-// A model whose registry, runtime and CML model exist and match: builds and deployments are
-// added per test.
-ObservedState Observed() {
-  ObservedState o;
-  o.registered_model = api::RegisteredModel{.model_id = "rm-1", .name = "FraudCLF-alice"};
-  o.version =
-      api::RegisteredModelVersion{.model_id = "rm-1", .model_version_id = "v-3", .number = 3};
-  o.runtime_identifier = kRuntime;
-  o.model = api::Model{.id = "m-1",
-                       .name = "FraudCLF-endpoint",
-                       .description = "Fraud Detection 2024",
-                       .auth_enabled = true};
-  return o;
-}
-
-ObservedState Serving() {
-  ObservedState o = Observed();
-  o.builds.push_back(Build("b-1", "built", T0() - minutes(20)));
-  o.deployments.push_back(Deployment("d-1", "b-1", "deployed", T0() - minutes(10)));
-  return o;
-}
-
-PlanContext At(common::TimePoint now = T0()) { return {.now = now}; }
 
 // Verifies that a model that matches in every respect plans no write and is Synced+Healthy.
 TEST(PlannerTest, NothingToDoWhenInSync) {
@@ -628,6 +558,10 @@ std::string Essence(const Plan& plan) {
     text += fmt::format(" [{} {} {}]", d.field, d.live, d.desired);
   for (const std::string& field : plan.drift) text += " drift:" + field;
   if (plan.awaiting) text += " awaiting:" + plan.awaiting->build_id + plan.awaiting->deployment_id;
+  if (plan.last_good) {
+    text += fmt::format(" good:{}/{}/{}", plan.last_good->version, plan.last_good->build_id,
+                        plan.last_good->deployment_id);
+  }
   return text + " live:" + plan.live.deployment_id + plan.live.build_id;
 }
 
@@ -644,8 +578,11 @@ TEST(PlannerTest, TrimmingNeverChangesThePlan) {
     config::ModelDeploymentSpec spec = Spec();
     if (round % 7 == 0) spec.resources.replicas = 0;
     if (round % 5 == 0) spec.sync.self_heal = false;
+    if (round % 3 != 0) spec.verify = config::VerifySpec{.request_json = "{}"};
+    if (round % 4 == 0) spec.sync.rollback = false;
     ObservedState o = Observed();
-    o.registered_model->model_versions = {*o.version};
+    o.registered_model->model_versions = {
+        *o.version, {.model_id = "rm-1", .model_version_id = "v-2", .number = 2}};
     const int builds = std::uniform_int_distribution<int>(0, 4)(rng);
     for (int b = 0; b < builds; ++b) {
       api::ModelBuild build = Build("b-" + std::to_string(b),
@@ -667,11 +604,21 @@ TEST(PlannerTest, TrimmingNeverChangesThePlan) {
     }
     PlanContext context = At(T0() + minutes(rng() % 40));
     if (round % 11 == 0) context.attempts_since = T0() - minutes(30);
+    // What this daemon verified: some deployments passed, some failed.
+    std::map<std::string, Verification> verified;
+    for (const api::ModelDeployment& d : o.deployments) {
+      if (rng() % 3 == 0) {
+        verified[d.id].result =
+            rng() % 2 == 0 ? VerificationResult::kPassed : VerificationResult::kFailed;
+      }
+    }
+    context.verifications = &verified;
+    if (round % 13 == 0) context.rolled_back = "verification failed";
     ObservedState trimmed = o;
-    TrimObservation(spec, trimmed);
+    TrimObservation(spec, verified, trimmed);
     EXPECT_EQ(Essence(ComputePlan(spec, trimmed, context)), Essence(ComputePlan(spec, o, context)))
         << "round " << round;
-    EXPECT_TRUE(trimmed.registered_model->model_versions.empty());
+    EXPECT_LE(trimmed.registered_model->model_versions.size(), 2u);
   }
 }
 
@@ -686,11 +633,15 @@ TEST(PlannerTest, TrimmingDropsHistory) {
     o.deployments.push_back(
         Deployment("sd-" + std::to_string(i), "b-1", "stopped", T0() - minutes(300 - i)));
   }
-  TrimObservation(Spec(), o);
-  EXPECT_EQ(o.builds.size(), 1u);
-  ASSERT_EQ(o.deployments.size(), 2u);
+  TrimObservation(Spec(), {}, o);
+  // The serving deployment, the newest stopped one of the desired spec (drift), and the last
+  // good one of another spec (rollback) with its build.
+  ASSERT_EQ(o.builds.size(), 2u);
+  EXPECT_EQ(o.builds[1].id, "old-99");
+  ASSERT_EQ(o.deployments.size(), 3u);
   EXPECT_EQ(o.deployments[0].id, "d-1");
-  EXPECT_EQ(o.deployments[1].id, "sd-99");
+  EXPECT_EQ(o.deployments[1].id, "od-99");
+  EXPECT_EQ(o.deployments[2].id, "sd-99");
 }
 
 }  // namespace

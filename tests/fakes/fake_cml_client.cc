@@ -75,6 +75,10 @@ void FakeCmlClient::MarkVersionBroken(std::string model_version_id) {
   broken_versions_.insert(std::move(model_version_id));
 }
 
+void FakeCmlClient::MarkVersionUndeployable(std::string model_version_id) {
+  undeployable_versions_.insert(std::move(model_version_id));
+}
+
 void FakeCmlClient::FailNext(std::string_view operation, Status status) {
   injected_[std::string(operation)].push_back(Injected{.status = std::move(status)});
 }
@@ -210,6 +214,13 @@ void FakeCmlClient::Advance() {
   for (const auto& [at, index] : ready) {
     StoredDeployment& winner = deployments_[index];
     if (!winner.forced_status.empty()) continue;
+    const StoredBuild* build = FindBuild(winner.deployment.model_id, winner.deployment.build_id);
+    if (build != nullptr &&
+        undeployable_versions_.contains(build->build.registered_model_version_id)) {
+      winner.forced_status = "failed";
+      winner.deployment.updated_at = at;
+      continue;
+    }
     winner.deployment.status = "deployed";
     winner.deployment.updated_at = at;
     for (std::size_t j = 0; j < deployments_.size(); ++j) {

@@ -64,11 +64,15 @@ class FakeCmlClient : public api::CmlClient {
   api::RegisteredModel AddRegisteredModel(api::RegisteredModel model);
   // Builds of this registered model version end in "build failed".
   void MarkVersionBroken(std::string model_version_id);
+  // Deployments of builds of this registered model version end in "failed".
+  void MarkVersionUndeployable(std::string model_version_id);
   void SetQuirks(FakeCmlQuirks quirks) { quirks_ = quirks; }
 
   // ---- Failure injection (queued; each entry is used by one call)
   void FailNext(std::string_view operation, common::Status status);
   void LoseNextAnswer(std::string_view operation);
+  // Drops every failure still queued.
+  void ClearFailures() { injected_.clear(); }
 
   // ---- Drift, as a person in the CML UI would make it
   // Forces a deployment's status (e.g. "stopped", "failed"); it no longer advances by itself.
@@ -173,6 +177,7 @@ class FakeCmlClient : public api::CmlClient {
   std::map<std::string, int, std::less<>> calls_;
   std::map<std::string, std::deque<Injected>, std::less<>> injected_;
   std::set<std::string> broken_versions_;
+  std::set<std::string> undeployable_versions_;
   std::vector<api::Runtime> runtimes_;
   std::vector<api::RegisteredModel> registered_;
   std::vector<StoredModel> models_;

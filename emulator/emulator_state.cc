@@ -427,6 +427,11 @@ Deployment* EmulatorState::MutableDeployment(std::string_view id) {
   return it == deployments_.end() ? nullptr : &*it;
 }
 
+bool EmulatorState::DeploysFail(const Build& build) const {
+  const RegisteredModelVersion* version = FindVersion(build.registered_model_version_id);
+  return version != nullptr && version->run.deployments_fail;
+}
+
 StatusOr<Deployment> EmulatorState::CreateDeployment(const NewDeployment& request,
                                                      std::string_view username, TimePoint now) {
   CMLR_ASSIGN_OR_RETURN(const Build build,
@@ -452,7 +457,8 @@ StatusOr<Deployment> EmulatorState::CreateDeployment(const NewDeployment& reques
       .resource_group_id = request.resource_group_id,
       .resource_profile_id = request.resource_profile_id,
       .status = "pending",
-      .will_fail = quirks_.succeeded_phase && !request.with_build && build.status != "built",
+      .will_fail = (quirks_.succeeded_phase && !request.with_build && build.status != "built") ||
+                   DeploysFail(build),
       .phase_started_at = now,
       .created_at = now,
       .updated_at = now};
@@ -492,7 +498,8 @@ StatusOr<Deployment> EmulatorState::RestartDeployment(std::string_view deploymen
   }
   const Build* build = FindBuild(d->build_id);
   d->status = "pending";
-  d->will_fail = quirks_.succeeded_phase && (build == nullptr || build->status != "built");
+  d->will_fail = (quirks_.succeeded_phase && (build == nullptr || build->status != "built")) ||
+                 (build != nullptr && DeploysFail(*build));
   d->phase_started_at = now;
   d->updated_at = now;
   d->stopped_at = std::nullopt;

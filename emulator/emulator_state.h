@@ -232,6 +232,8 @@ class EmulatorState {
   std::string NextRegistryId();
   std::string NextAccessKey();
   std::uint64_t NextRandom();
+  // Whether deployments of `build` fail (its version's run is marked `deployment: broken`).
+  bool DeploysFail(const Build& build) const;
   Deployment* MutableDeployment(std::string_view id);
 
   Timings timings_;

@@ -90,6 +90,14 @@ std::map<std::string, double> Metrics(const YAML::Node& parent, const std::strin
   return metrics;
 }
 
+bool DeploymentsFail(const YAML::Node& parent, const std::string& path) {
+  const std::string value = Str(parent, path, "deployment", false, "ok");
+  if (value != "ok" && value != "broken") {
+    Fail(parent["deployment"], path + ".deployment", "expected ok or broken");
+  }
+  return value == "broken";
+}
+
 std::string Inference(const YAML::Node& parent, const std::string& path) {
   const std::string value = Str(parent, path, "inference", false, "ok");
   if (value != "ok" && value != "broken" && value != "wrong") {
@@ -111,9 +119,9 @@ class FixtureParser {
     ForEach(root, "registered_models",
             [&](const auto& n, const auto& path) { AddRegisteredModel(n, path); });
     ForEach(root, "mlflow_runs", [&](const YAML::Node& n, const std::string& path) {
-      CheckKeys(
-          n, path,
-          {"experiment_id", "run_id", "model_path", "project", "metrics", "broken", "inference"});
+      CheckKeys(n, path,
+                {"experiment_id", "run_id", "model_path", "project", "metrics", "broken",
+                 "inference", "deployment"});
       const std::string project = Str(n, path, "project", true);
       CheckProject(n, path + ".project", project);
       fixture_.mlflow_runs.push_back(ParseRun(n, path, project));
@@ -187,7 +195,7 @@ class FixtureParser {
                                       const RegisteredModel& model) {
     CheckKeys(v, path,
               {"model_version_id", "number", "experiment_id", "run_id", "model_path", "created_at",
-               "metrics", "broken", "inference", "notes", "status"});
+               "metrics", "broken", "inference", "deployment", "notes", "status"});
     RegisteredModelVersion version{.model_version_id = Str(v, path, "model_version_id", true),
                                    .number = Scalar<int>(v, path, "number", 0, "an integer"),
                                    .username = model.owner,
@@ -212,7 +220,8 @@ class FixtureParser {
                      .project_id = project,
                      .metrics = Metrics(n, path),
                      .broken = Scalar<bool>(n, path, "broken", false, "a boolean"),
-                     .inference = Inference(n, path)};
+                     .inference = Inference(n, path),
+                     .deployments_fail = DeploymentsFail(n, path)};
   }
 
   void CheckUser(const YAML::Node& n, const std::string& path, const std::string& name) const {

@@ -57,7 +57,7 @@ constexpr auto FieldsOf(std::type_identity<MlflowRun>) {
   return std::tuple{CMLR_FIELD(MlflowRun, experiment_id), CMLR_FIELD(MlflowRun, run_id),
                     CMLR_FIELD(MlflowRun, model_path),    CMLR_FIELD(MlflowRun, project_id),
                     CMLR_FIELD(MlflowRun, metrics),       CMLR_FIELD(MlflowRun, broken),
-                    CMLR_FIELD(MlflowRun, inference)};
+                    CMLR_FIELD(MlflowRun, inference),     CMLR_FIELD(MlflowRun, deployments_fail)};
 }
 
 constexpr auto FieldsOf(std::type_identity<RegisteredModelVersion>) {

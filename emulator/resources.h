@@ -53,6 +53,9 @@ struct MlflowRun {
   // How a deployment of a version registered from it answers inference: "" scores, "broken"
   // answers 500, "wrong" answers 200 without predictions.
   std::string inference;
+  // Deployments of builds of versions registered from it end "failed" (fixture `deployment:
+  // broken`), for tests of failed rollouts.
+  bool deployments_fail = false;
 
   bool operator==(const MlflowRun&) const = default;
 };

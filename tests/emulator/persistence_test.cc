@@ -23,7 +23,8 @@ MlflowRun FilledRun(const std::string& suffix) {
                    .project_id = "proj-1",
                    .metrics = {{"auc", 0.9}, {"loss", std::numeric_limits<double>::infinity()}},
                    .broken = true,
-                   .inference = "wrong"};
+                   .inference = "wrong",
+                   .deployments_fail = true};
 }
 
 // Every field of every persisted struct set to a value other than its default (the test below

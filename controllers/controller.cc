@@ -14,7 +14,7 @@ Controller::Controller(net::any_io_executor executor, common::Clock& clock, api:
     : clock_(clock),
       logger_(logger),
       options_(options),
-      metrics_(registry),
+      metrics_(registry, &model_registry_),
       reconciler_(client, clock, statuses_, &metrics_, logger, options.reconciler),
       queue_(executor, clock, options.concurrency),
       jitter_(options.reconciler.jitter_seed + 1),
@@ -86,11 +86,11 @@ net::awaitable<void> Controller::Work(std::string name) {
     } else {
       queue_.Forget(name);
       if (snapshot_->Find(name) == nullptr) {
+        // Gone for good: its series go (design 8); under --prune its status stays to report
+        // the prune.
         reconciler_.Forget(name);
-        if (!options_.reconciler.prune) {
-          statuses_.Erase(name);
-          metrics_.RemoveModel(name);
-        }
+        metrics_.RemoveModel(name);
+        if (!options_.reconciler.prune) statuses_.Erase(name);
       }
     }
   } else {

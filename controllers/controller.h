@@ -61,6 +61,10 @@ class Controller {
   const StatusStore& statuses() const { return statuses_; }
   const WorkQueue& queue() const { return queue_; }
   const ModelReconciler& reconciler() const { return reconciler_; }
+  // The reconciler's metrics; /metrics appends AppendModelSeriesText() to the registry's text.
+  const ControllerMetrics& metrics() const { return metrics_; }
+  // Where the per-model series live (tests and diagnostics).
+  const prometheus::Registry& model_registry() const { return model_registry_; }
   void SetPassObserver(PassObserver observer) { observer_ = std::move(observer); }
 
  private:
@@ -69,6 +73,9 @@ class Controller {
   common::Clock& clock_;
   std::shared_ptr<spdlog::logger> logger_;
   ControllerOptions options_;
+  // The per-model series, rendered by ControllerMetrics itself (design 10, P7), apart from the
+  // daemon's registry that prometheus-cpp serialises.
+  prometheus::Registry model_registry_;
   ControllerMetrics metrics_;
   StatusStore statuses_;
   ModelReconciler reconciler_;

@@ -66,7 +66,11 @@ common::HttpResponse HttpEndpoints::Metrics() const {
   }
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, families);
-  common::HttpResponse response = Text(200, out.str());
+  std::string body = std::move(out).str();
+  // The per-model series (the bulk at 1000 models) are written straight from the reconciler's
+  // own bookkeeping: prometheus-cpp's collect and serializer cost too much for P7.
+  controller_.metrics().AppendModelSeriesText(body);
+  common::HttpResponse response = Text(200, std::move(body));
   response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
   return response;
 }

@@ -26,7 +26,7 @@ constexpr std::size_t kSeriesPerModel = 15;
 
 // Series of `registry` by the value of their `model` label ("" for series without one), each
 // histogram counted as Prometheus stores it (one series per bucket, +Inf, _sum and _count).
-std::map<std::string, std::size_t> SeriesByModel(prometheus::Registry& registry) {
+std::map<std::string, std::size_t> SeriesByModel(const prometheus::Registry& registry) {
   std::map<std::string, std::size_t> series;
   for (const prometheus::MetricFamily& family : registry.Collect()) {
     for (const prometheus::ClientMetric& metric : family.metric) {
@@ -43,7 +43,7 @@ std::map<std::string, std::size_t> SeriesByModel(prometheus::Registry& registry)
 }
 
 // Names of the families that have at least one series labelled model=`model`.
-std::set<std::string> FamiliesOf(prometheus::Registry& registry, const std::string& model) {
+std::set<std::string> FamiliesOf(const prometheus::Registry& registry, const std::string& model) {
   std::set<std::string> names;
   for (const prometheus::MetricFamily& family : registry.Collect()) {
     for (const prometheus::ClientMetric& metric : family.metric) {
@@ -109,7 +109,7 @@ TEST_F(ControllerTest, ConvergedModelHoldsAtMostFifteenSeries) {
   ASSERT_TRUE(ConvergeWithin(seconds(10), "other"));
   Advance(seconds(70));  // a resync pass too
 
-  const std::map<std::string, std::size_t> series = SeriesByModel(registry_);
+  const std::map<std::string, std::size_t> series = SeriesByModel(controller_->model_registry());
   ASSERT_TRUE(series.contains("fraud-classifier"));
   EXPECT_LE(series.at("fraud-classifier"), kSeriesPerModel);
   EXPECT_LE(series.at("other"), kSeriesPerModel);
@@ -132,8 +132,8 @@ TEST_F(ControllerTest, RemovedModelLeavesNoSeries) {
   Start({Spec(), Spec("other")});
   ASSERT_TRUE(ConvergeWithin(seconds(10)));
   ASSERT_TRUE(ConvergeWithin(seconds(10), "other"));
-  const std::size_t kept = SeriesByModel(registry_).at("fraud-classifier");
-  const std::set<std::string> had = FamiliesOf(registry_, "other");
+  const std::size_t kept = SeriesByModel(controller_->model_registry()).at("fraud-classifier");
+  const std::set<std::string> had = FamiliesOf(controller_->model_registry(), "other");
   ASSERT_TRUE(had.contains("cml_reconciler_reconcile_total"));
   ASSERT_TRUE(had.contains("cml_reconciler_actions_total"));
   ASSERT_TRUE(had.contains("cml_reconciler_model_info"));
@@ -141,8 +141,8 @@ TEST_F(ControllerTest, RemovedModelLeavesNoSeries) {
   SetDesired({Spec()});
   Advance(seconds(5));
   EXPECT_EQ(controller_->statuses().Find("other"), nullptr);
-  EXPECT_EQ(FamiliesOf(registry_, "other"), std::set<std::string>{});
-  EXPECT_EQ(SeriesByModel(registry_).at("fraud-classifier"), kept);
+  EXPECT_EQ(FamiliesOf(controller_->model_registry(), "other"), std::set<std::string>{});
+  EXPECT_EQ(SeriesByModel(controller_->model_registry()).at("fraud-classifier"), kept);
 }
 
 // Verifies the worst case: a model that has seen every action succeed and fail, every drift

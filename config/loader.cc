@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "config/source_revision.h"
 #include "config/spec_parser.h"
 #include "config/yaml_reader.h"
 
@@ -51,6 +52,8 @@ struct SourceFile {
 class TreeReader {
  public:
   std::vector<SourceFile>& files() { return files_; }
+  // The source revision of the first path read.
+  const std::optional<std::string>& revision() const { return revision_; }
 
   void ReadPath(const fs::path& path) {
     const std::string name = path.string();
@@ -59,11 +62,16 @@ class TreeReader {
       FileError(name, StatErrorMessage(errno));
       return;
     }
+    // Resolve a top-level link once, so a git-sync swap during the walk cannot mix revisions
+    // (nor the revision read from the link with the files read).
+    std::error_code ec;
+    fs::path real = fs::canonical(path, ec);
+    if (ec) real = path;
+    if (!revision_read_) {
+      revision_ = SourceRevision(path, real);
+      revision_read_ = true;
+    }
     if (S_ISDIR(info.st_mode)) {
-      // Resolve a top-level link once, so a git-sync swap during the walk cannot mix revisions.
-      std::error_code ec;
-      fs::path real = fs::canonical(path, ec);
-      if (ec) real = path;
       std::vector<FileId> ancestors;
       WalkDirectory(real, name, info, ancestors, 0);
     } else if (S_ISREG(info.st_mode)) {
@@ -190,6 +198,8 @@ class TreeReader {
   }
 
   std::vector<SourceFile> files_;
+  std::optional<std::string> revision_;
+  bool revision_read_ = false;
   std::set<FileId> visited_;
   std::set<FileId> read_files_;
 };
@@ -224,8 +234,9 @@ std::vector<ParsedFile> ParseAll(const std::vector<SourceFile>& files) {
 }
 
 // Parses every file, then runs the checks across documents and builds the snapshot.
-LoadResult Assemble(std::vector<SourceFile> files) {
+LoadResult Assemble(std::vector<SourceFile> files, std::optional<std::string> revision) {
   LoadResult result;
+  result.revision = revision;
   std::vector<LoadError> errors;
   struct Seen {
     std::string file;
@@ -287,7 +298,7 @@ LoadResult Assemble(std::vector<SourceFile> files) {
     result.errors = std::move(errors);
     return result;
   }
-  auto snapshot = Snapshot::Create(std::move(specs));
+  auto snapshot = Snapshot::Create(std::move(specs), std::move(revision));
   if (!snapshot.ok()) {
     // Unreachable: names were checked above. Kept so that no path yields a bad snapshot.
     result.errors.push_back(LoadError{
@@ -303,13 +314,13 @@ LoadResult Assemble(std::vector<SourceFile> files) {
 LoadResult LoadDesiredState(const std::vector<std::filesystem::path>& paths) {
   TreeReader reader;
   for (const auto& path : paths) reader.ReadPath(path);
-  return Assemble(std::move(reader.files()));
+  return Assemble(std::move(reader.files()), reader.revision());
 }
 
 LoadResult LoadDesiredStateFromText(std::string_view text, const std::string& file) {
   std::vector<SourceFile> files;
   files.push_back(SourceFile{.name = file, .text = std::string(text), .error = {}});
-  return Assemble(std::move(files));
+  return Assemble(std::move(files), std::nullopt);
 }
 
 }  // namespace cmlr::config

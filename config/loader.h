@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,8 @@ struct LoadResult {
   std::shared_ptr<const Snapshot> snapshot;  // null when there is any error
   std::vector<LoadError> errors;             // every error of every file, in file order
   int files = 0;                             // files read
+  // The commit the first path comes from (source_revision.h), found for a rejected load too.
+  std::optional<std::string> revision;
 };
 
 // Loads the desired state from every path, each a file or a directory: either a complete

@@ -7,7 +7,7 @@
 namespace cmlr::config {
 
 common::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Create(
-    std::vector<ModelDeploymentSpec> specs) {
+    std::vector<ModelDeploymentSpec> specs, std::optional<std::string> revision) {
   std::map<std::string, ModelDeploymentSpec> models;
   for (ModelDeploymentSpec& spec : specs) {
     spec.digest = ComputeDigest(spec);
@@ -17,11 +17,11 @@ common::StatusOr<std::shared_ptr<const Snapshot>> Snapshot::Create(
           fmt::format("duplicate model name \"{}\" in one snapshot", name));
     }
   }
-  return std::shared_ptr<const Snapshot>(new Snapshot(std::move(models)));
+  return std::shared_ptr<const Snapshot>(new Snapshot(std::move(models), std::move(revision)));
 }
 
 std::shared_ptr<const Snapshot> Snapshot::Empty() {
-  return std::shared_ptr<const Snapshot>(new Snapshot({}));
+  return std::shared_ptr<const Snapshot>(new Snapshot({}, std::nullopt));
 }
 
 const ModelDeploymentSpec* Snapshot::Find(std::string_view name) const {

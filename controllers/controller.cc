@@ -109,6 +109,9 @@ net::awaitable<void> Controller::Work(std::string name) {
   }
   metrics_.SetQueueDepth(queue_.depth());
   if (observer_) observer_(name, result);
+  if (const ModelStatus* status = statuses_.Find(name)) {
+    for (const StatusObserver& status_observer : status_observers_) status_observer(*status);
+  }
 }
 
 }  // namespace cmlr::controllers

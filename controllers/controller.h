@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <prometheus/registry.h>
 #include <spdlog/logger.h>
@@ -38,6 +39,9 @@ class Controller {
   // Told after every pass (the `apply` command watches convergence with it).
   using PassObserver =
       std::function<void(const std::string& name, const common::StatusOr<PassResult>& result)>;
+  // Told after every pass with the model's status as it now stands (notifications, the events
+  // stream). Not told for a model whose status was erased.
+  using StatusObserver = std::function<void(const ModelStatus& status)>;
 
   Controller(boost::asio::any_io_executor executor, common::Clock& clock, api::CmlClient& client,
              prometheus::Registry& registry, std::shared_ptr<spdlog::logger> logger,
@@ -66,6 +70,10 @@ class Controller {
   // Where the per-model series live (tests and diagnostics).
   const prometheus::Registry& model_registry() const { return model_registry_; }
   void SetPassObserver(PassObserver observer) { observer_ = std::move(observer); }
+  // Observers are told in the order added; they run on the io_context thread and must not block.
+  void AddStatusObserver(StatusObserver observer) {
+    status_observers_.push_back(std::move(observer));
+  }
 
  private:
   boost::asio::awaitable<void> Work(std::string name);
@@ -84,6 +92,7 @@ class Controller {
   std::shared_ptr<const config::Snapshot> snapshot_;
   std::map<std::string, int> failures_;
   PassObserver observer_;
+  std::vector<StatusObserver> status_observers_;
 };
 
 }  // namespace cmlr::controllers

@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <string_view>
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "common/duration.h"
@@ -50,6 +53,17 @@ void AddDaemonFlags(CLI::App& app, DaemonOptions& o, Command command) {
         ->capture_default_str()
         ->check(CLI::Range(1, 256));
     app.add_flag("--dry-run", o.dry_run, "observe and plan, never write");
+    app.add_option("--notify-url", o.notify_urls,
+                   "POST a notification here on status transitions (repeatable; a secret)");
+    app.add_option("--notify-url-file", o.notify_url_file,
+                   "file of notification URLs, one per line (# comments)")
+        ->envname("CMLR_NOTIFY_URL_FILE");
+    app.add_option("--notify-format", o.notify_format, "json or slack")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"json", "slack"}));
+    app.add_option("--admin-token-file", o.admin_token_file,
+                   "bearer token the POST endpoints require (else loopback peers only)")
+        ->envname("CMLR_ADMIN_TOKEN_FILE");
   }
   if (command != Command::kDoctor) {
     app.add_flag("--prune", o.prune,
@@ -78,6 +92,13 @@ common::Status ValidateOptions(DaemonOptions& o, Command command) {
   o.timeout_duration = *timeout;
   if (!o.ca_file.empty() && ::access(o.ca_file.c_str(), R_OK) != 0) {
     return common::InvalidArgumentError(fmt::format("--ca-file {}: cannot be read", o.ca_file));
+  }
+  const std::pair<std::string_view, const std::string*> files[] = {
+      {"--notify-url-file", &o.notify_url_file}, {"--admin-token-file", &o.admin_token_file}};
+  for (const auto& [flag, file] : files) {
+    if (!file->empty() && ::access(file->c_str(), R_OK) != 0) {
+      return common::InvalidArgumentError(fmt::format("{} {}: cannot be read", flag, *file));
+    }
   }
   (void)command;
   return common::OkStatus();

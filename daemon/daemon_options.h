@@ -30,7 +30,11 @@ struct DaemonOptions {
   std::string timeout = "30m";
   std::string log_format = "text";
   std::string log_level = "info";
-  std::string output = "text";  // plan: text|json|markdown; doctor: text|json
+  std::string output = "text";           // plan: text|json|markdown; doctor: text|json
+  std::vector<std::string> notify_urls;  // --notify-url, repeatable (design 12)
+  std::string notify_url_file;           // --notify-url-file: one URL per line (secrets)
+  std::string notify_format = "json";    // --notify-format json|slack
+  std::string admin_token_file;          // --admin-token-file (design 7)
 
   // Parsed forms, filled by Validate().
   common::Duration resync_duration{};

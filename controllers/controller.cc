@@ -26,6 +26,7 @@ void Controller::SetDesiredState(std::shared_ptr<const config::Snapshot> snapsho
   const std::vector<std::string> changed =
       config::Snapshot::ChangedNames(snapshot_.get(), *snapshot);
   snapshot_ = std::move(snapshot);
+  statuses_.set_desired_state({.at = clock_.Now(), .revision = snapshot_->revision()});
   for (const std::string& name : changed) {
     // A model waiting for its first pass is listed (Unknown/Unknown), not missing.
     if (const config::ModelDeploymentSpec* spec = snapshot_->Find(name);
@@ -38,6 +39,14 @@ void Controller::SetDesiredState(std::shared_ptr<const config::Snapshot> snapsho
     queue_.Add(name);
   }
   metrics_.SetQueueDepth(queue_.depth());
+}
+
+void Controller::RejectDesiredState(std::size_t errors, std::string message) {
+  statuses_.set_desired_state({.accepted = false,
+                               .at = clock_.Now(),
+                               .errors = errors,
+                               .message = std::move(message),
+                               .revision = snapshot_->revision()});
 }
 
 bool Controller::ReconcileNow(const std::string& name) {

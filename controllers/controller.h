@@ -51,6 +51,8 @@ class Controller {
   // changed or removed). The first call queues every name.
   void SetDesiredState(std::shared_ptr<const config::Snapshot> snapshot);
   std::shared_ptr<const config::Snapshot> desired_state() const { return snapshot_; }
+  // Reports a rejected load in the status envelope; the last good desired state stays in force.
+  void RejectDesiredState(std::size_t errors, std::string message);
 
   // Queues one model now (false: not in the desired state), or every model.
   bool ReconcileNow(const std::string& name);

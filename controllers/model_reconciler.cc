@@ -256,11 +256,12 @@ net::awaitable<StatusOr<WriteAnswer>> ModelReconciler::Write(const std::string& 
                      .error = !result.ok(),
                      .message = result.ok() ? action.summary : result.ToString()});
   if (!logger_) co_return answer;
+  const std::string_view revision = status.revision.value_or("none");
   if (result.ok()) {
-    logger_->info("{} model={} {}", Verb(action.kind), name, detail);
+    logger_->info("{} model={} {} revision={}", Verb(action.kind), name, detail, revision);
   } else {
-    logger_->warn("Failed {} model={} outcome_unknown={} error=\"{}\"", operation, name,
-                  result.outcome_unknown(), result.ToString());
+    logger_->warn("Failed {} model={} outcome_unknown={} revision={} error=\"{}\"", operation, name,
+                  result.outcome_unknown(), revision, result.ToString());
   }
   co_return answer;
 }
@@ -337,7 +338,9 @@ net::awaitable<StatusOr<Plan>> ModelReconciler::PlanOnly(config::ModelDeployment
   co_return ComputePlan(spec, *observed, {.now = clock_.Now()});
 }
 
-net::awaitable<StatusOr<PassResult>> ModelReconciler::Removed(std::string name) {
+net::awaitable<StatusOr<PassResult>> ModelReconciler::Removed(std::string name,
+                                                              std::optional<std::string> revision) {
+  if (ModelStatus* status = statuses_.Find(name)) status->revision = std::move(revision);
   const auto progress = progress_.find(name);
   if (options_.prune && progress != progress_.end() && progress->second.last_spec) {
     co_return co_await Prune(name, *progress->second.last_spec);
@@ -402,8 +405,9 @@ PassResult ModelReconciler::FinishPass(const config::ModelDeploymentSpec& spec, 
 net::awaitable<StatusOr<PassResult>> ModelReconciler::Reconcile(
     std::string name, std::shared_ptr<const config::Snapshot> snapshot) {
   const config::ModelDeploymentSpec* spec = snapshot->Find(name);
-  if (spec == nullptr) co_return co_await Removed(std::move(name));
+  if (spec == nullptr) co_return co_await Removed(std::move(name), snapshot->revision());
   ModelStatus& status = statuses_.Get(name);
+  status.revision = snapshot->revision();
   Progress& progress = progress_[name];
   BeginPass(*spec, progress, status);
 

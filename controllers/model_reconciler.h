@@ -124,7 +124,8 @@ class ModelReconciler {
   boost::asio::awaitable<common::StatusOr<WriteAnswer>> Write(const std::string& name,
                                                               const PlannedAction& action,
                                                               ModelStatus& status);
-  boost::asio::awaitable<common::StatusOr<PassResult>> Removed(std::string name);
+  boost::asio::awaitable<common::StatusOr<PassResult>> Removed(std::string name,
+                                                               std::optional<std::string> revision);
   boost::asio::awaitable<common::StatusOr<PassResult>> Prune(
       std::string name, const config::ModelDeploymentSpec& spec);
   // Status, convergence metric, the observation to keep and when to look again.

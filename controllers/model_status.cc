@@ -37,6 +37,7 @@ std::string_view ToString(HealthState health) {
 }
 
 void ModelStatus::AddHistory(HistoryEntry entry) {
+  if (!entry.revision) entry.revision = revision;
   history.push_back(std::move(entry));
   while (history.size() > kHistoryLimit) history.pop_front();
 }
@@ -97,7 +98,8 @@ nlohmann::json ToJson(const ModelStatus& status) {
                        {"httpStatus", h.http_status},
                        {"durationSeconds", common::ToSeconds(h.duration)},
                        {"error", h.error},
-                       {"message", h.message}});
+                       {"message", h.message},
+                       {"revision", h.revision ? nlohmann::json(*h.revision) : nullptr}});
   }
   nlohmann::json diffs = nlohmann::json::array();
   for (const FieldDiff& d : status.diffs) {
@@ -135,6 +137,7 @@ nlohmann::json ToJson(const ModelStatus& status) {
       {"plannedAction", status.planned_action.empty() ? nlohmann::json(nullptr)
                                                       : nlohmann::json(status.planned_action)},
       {"removed", status.removed},
+      {"revision", status.revision ? nlohmann::json(*status.revision) : nullptr},
       {"diffs", diffs},
       {"verification", status.verification
                            ? nlohmann::json{{"result", ToString(status.verification->result)},

@@ -86,6 +86,8 @@ struct HistoryEntry {
   common::Duration duration{};
   bool error = false;
   std::string message;
+  // The desired state's source revision (design 12) the pass worked from; nullopt when unknown.
+  std::optional<std::string> revision;
 };
 
 inline constexpr std::size_t kHistoryLimit = 20;
@@ -108,7 +110,10 @@ struct ModelStatus {
   std::optional<LastGood> last_good;
   int desired_replicas = 0;
   bool removed = false;  // no longer in the desired state (kept for --prune reporting)
+  // The source revision of the desired state the last pass worked from (design 12).
+  std::optional<std::string> revision;
 
+  // Appends, stamping the entry with `revision` unless it has one; keeps kHistoryLimit entries.
   void AddHistory(HistoryEntry entry);
   // Sets a condition, keeping its last_transition_time unless its status changes.
   void SetCondition(Condition condition, common::TimePoint now);

@@ -52,6 +52,7 @@ void DaemonMetrics::Loaded(const config::Snapshot& snapshot, common::TimePoint n
   models_.Set(static_cast<double>(snapshot.size()));
   last_success_.Set(common::ToUnixSeconds(now));
   last_load_success_.Set(1);
+  SetRevision(snapshot.revision().value_or(""));
 }
 
 void DaemonMetrics::Failed() {

@@ -84,7 +84,8 @@ int RunDaemon(DaemonOptions options) {
   controllers::Controller controller(io.get_executor(), clock, **client, *registry, logger,
                                      controller_options);
   controller.SetDesiredState(initial.snapshot);
-  logger->info("Loaded desired state models={} files={}", initial.snapshot->size(), initial.files);
+  logger->info("Loaded desired state models={} files={} revision={}", initial.snapshot->size(),
+               initial.files, initial.snapshot->revision().value_or("none"));
 
   DesiredStateWatcher watcher(
       io.get_executor(), clock, paths, {.resync = options.resync_duration},
@@ -95,14 +96,17 @@ int RunDaemon(DaemonOptions options) {
             logger->warn("Rejected desired state error=\"{}\"", error.ToString());
           }
           logger->warn("Kept the last good desired state errors={}", loaded.errors.size());
+          controller.RejectDesiredState(
+              loaded.errors.size(), loaded.errors.empty() ? "" : loaded.errors.front().ToString());
           return;
         }
         metrics.Loaded(*loaded.snapshot, clock.Now());
         const auto changed =
             config::Snapshot::ChangedNames(controller.desired_state().get(), *loaded.snapshot);
         if (!changed.empty()) {
-          logger->info("Loaded desired state models={} changed={}", loaded.snapshot->size(),
-                       fmt::join(changed, ","));
+          logger->info("Loaded desired state models={} changed={} revision={}",
+                       loaded.snapshot->size(), fmt::join(changed, ","),
+                       loaded.snapshot->revision().value_or("none"));
         }
         controller.SetDesiredState(loaded.snapshot);
       });

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -99,8 +100,9 @@ class ControllerTest : public ::testing::Test {
     io_.poll();
   }
 
-  void SetDesired(std::vector<config::ModelDeploymentSpec> specs) {
-    auto snapshot = config::Snapshot::Create(std::move(specs));
+  void SetDesired(std::vector<config::ModelDeploymentSpec> specs,
+                  std::optional<std::string> revision = std::nullopt) {
+    auto snapshot = config::Snapshot::Create(std::move(specs), std::move(revision));
     ASSERT_TRUE(snapshot.ok()) << snapshot.status();
     controller_->SetDesiredState(*snapshot);
     io_.poll();

@@ -350,5 +350,59 @@ TEST_F(ControllerTest, WaitsOutThrottling) {
   EXPECT_EQ(cml_.calls("create_model"), 1);
 }
 
+// Verifies that the source revision of the desired state reaches the status (design 12): the
+// envelope, each entry and every history entry written under it; a rejected load is reported
+// while the last good revision stays in force.
+TEST_F(ControllerTest, RevisionReachesStatusAndHistory) {
+  Start({});
+  SetDesired({Spec()}, "0123456789abcdef0123456789abcdef01234567");
+  ASSERT_TRUE(ConvergeWithin(seconds(10)));
+  nlohmann::json envelope = controller_->statuses().ToJson();
+  EXPECT_EQ(envelope["revision"], "0123456789abcdef0123456789abcdef01234567");
+  EXPECT_EQ(envelope["desiredState"]["result"], "success");
+  EXPECT_EQ(envelope["desiredState"]["errors"], 0);
+  ASSERT_EQ(envelope["models"].size(), 1u);
+  const nlohmann::json& entry = envelope["models"][0];
+  EXPECT_EQ(entry["revision"], "0123456789abcdef0123456789abcdef01234567");
+  ASSERT_EQ(entry["history"].size(), 3u);
+  for (const nlohmann::json& h : entry["history"]) {
+    EXPECT_EQ(h["revision"], "0123456789abcdef0123456789abcdef01234567") << h.dump();
+  }
+
+  auto bigger = Spec();
+  bigger.resources.cpu = 4;
+  SetDesired({bigger}, "fedcba9876543210fedcba9876543210fedcba98");
+  ASSERT_TRUE(ConvergeWithin(seconds(20)));
+  const ModelStatus& status = Status();
+  EXPECT_EQ(status.history.back().revision, "fedcba9876543210fedcba9876543210fedcba98");
+  EXPECT_EQ(status.history.front().revision, "0123456789abcdef0123456789abcdef01234567");
+
+  controller_->RejectDesiredState(2, "fraud.yaml:3: resources.cpu: must be positive");
+  envelope = controller_->statuses().ToJson();
+  EXPECT_EQ(envelope["revision"], "fedcba9876543210fedcba9876543210fedcba98");
+  EXPECT_EQ(envelope["desiredState"]["result"], "failure");
+  EXPECT_EQ(envelope["desiredState"]["errors"], 2);
+  EXPECT_EQ(envelope["desiredState"]["message"], "fraud.yaml:3: resources.cpu: must be positive");
+}
+
+// Verifies that every status observer is told after each pass, in the order added, with the
+// model's status as it then stands.
+TEST_F(ControllerTest, StatusObserversAreToldAfterEachPass) {
+  std::vector<std::string> told;
+  Start({});
+  controller_->AddStatusObserver([&](const ModelStatus& s) { told.push_back("a:" + s.name); });
+  controller_->AddStatusObserver([&](const ModelStatus& s) {
+    told.push_back("b:" + s.name);
+    EXPECT_EQ(controller_->statuses().Find(s.name), &s);
+  });
+  SetDesired({Spec()});
+  ASSERT_TRUE(ConvergeWithin(seconds(10)));
+  ASSERT_GE(told.size(), 6u);  // three writes: at least three passes
+  for (std::size_t i = 0; i + 1 < told.size(); i += 2) {
+    EXPECT_EQ(told[i], "a:fraud-classifier");
+    EXPECT_EQ(told[i + 1], "b:fraud-classifier");
+  }
+}
+
 }  // namespace
 }  // namespace cmlr::controllers

@@ -11,6 +11,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -29,6 +30,15 @@ using tcp = net::ip::tcp;
 using boost::system::error_code;
 
 constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
+// A stream's queued chunks are written in pieces of about this size, each within the write
+// timeout.
+constexpr std::size_t kStreamWriteBytes = 64 * 1024;
+// After Stop(), an aborted stream's last chunk gets this long.
+constexpr auto kStreamEndTimeout = std::chrono::seconds(1);
+
+// The handler's context is passed by value into a coroutine call inside co_await: keep it free
+// of members that need destruction (GCC 12 may destroy such temporaries twice).
+static_assert(std::is_trivially_destructible_v<HttpRequestContext>);
 
 HttpResponse PlainError(unsigned status, const std::string& message) {
   HttpResponse response{static_cast<http::status>(status), 11};
@@ -38,23 +48,27 @@ HttpResponse PlainError(unsigned status, const std::string& message) {
 }
 
 // One open connection, as Stop() sees it: idle ones are closed at once, busy ones after their
-// response.
+// response, streaming ones by aborting their stream.
 struct Connection {
   tcp::socket* socket = nullptr;
   bool busy = false;
+  bool writing = false;                // a write to the peer is in progress
+  std::shared_ptr<HttpStream> stream;  // while a streamed body is being written
 };
 
 struct ServerState {
   ServerState(net::any_io_executor executor, HttpServerOptions opts, HttpHandler h,
-              HttpErrorResponder e)
+              HttpStreamHandler sh, HttpErrorResponder e)
       : acceptor(executor),
         options(std::move(opts)),
         handler(std::move(h)),
+        stream_handler(std::move(sh)),
         error_responder(e ? std::move(e) : HttpErrorResponder(PlainError)) {}
 
   tcp::acceptor acceptor;
   HttpServerOptions options;
-  HttpHandler handler;
+  HttpHandler handler;  // one of these two is set
+  HttpStreamHandler stream_handler;
   HttpErrorResponder error_responder;
   std::optional<ssl::context> tls;
   std::list<Connection> connections;
@@ -72,12 +86,92 @@ void ResetConnection(tcp::socket& socket) {
   socket.close(ignored);
 }
 
+HttpRequestContext ContextOf(const tcp::socket& socket) {
+  error_code ec;
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+  HttpRequestContext context;
+  if (ec) return context;
+  context.remote_address = peer.address();
+  if (context.remote_address.is_v6() && context.remote_address.to_v6().is_v4_mapped()) {
+    context.remote_address = net::ip::make_address_v4(net::ip::v4_mapped, peer.address().to_v6());
+  }
+  return context;
+}
+
+// Writes a streamed reply: the header, then every chunk the stream yields, each within the
+// write timeout, then the last chunk. The connection ends afterwards.
+template <typename Stream>
+net::awaitable<void> WriteStreamed(ServerState& server, Stream& stream, Connection& connection,
+                                   HttpReply& reply, unsigned version) {
+  auto& lowest = beast::get_lowest_layer(stream);
+  const std::shared_ptr<HttpStream> body = reply.stream;
+  // Chunked encoding for HTTP/1.1; HTTP/1.0 knows only "the body ends with the connection".
+  const bool chunked = version != 10;
+  http::response<http::empty_body> head(std::move(reply.response.base()));
+  head.version(chunked ? 11 : 10);
+  head.keep_alive(false);
+  head.erase(http::field::content_length);
+  head.chunked(chunked);
+  if (head.find(http::field::date) == head.end()) {
+    head.set(http::field::date, FormatHttpDate(server.clock.Now()));
+  }
+  connection.stream = body;
+  struct Finish {
+    Connection& connection;
+    const std::shared_ptr<HttpStream>& body;
+    ~Finish() {
+      body->set_on_abort(nullptr);
+      if (!body->finished()) body->Abort();  // the producer learns that nobody reads it
+      connection.stream.reset();
+    }
+  } finish{connection, body};
+  body->set_on_abort([&connection] {
+    // A write blocked on a slow or stuck peer would hold the stream until its deadline.
+    if (connection.writing) {
+      error_code ignored;
+      connection.socket->close(ignored);
+    }
+  });
+
+  error_code ec;
+  http::response_serializer<http::empty_body> serializer(head);
+  connection.writing = true;
+  lowest.expires_after(Steady(server.options.write_timeout));
+  co_await http::async_write_header(stream, serializer,
+                                    net::redirect_error(net::use_awaitable, ec));
+  connection.writing = false;
+  if (ec) co_return;
+  for (;;) {
+    std::optional<std::string> data = co_await body->Next(kStreamWriteBytes);
+    if (!data) break;
+    connection.writing = true;
+    lowest.expires_after(Steady(server.options.write_timeout));
+    if (chunked) {
+      const auto chunk = http::make_chunk(net::buffer(*data));
+      co_await net::async_write(stream, chunk, net::redirect_error(net::use_awaitable, ec));
+    } else {
+      const auto raw = net::buffer(*data);
+      co_await net::async_write(stream, raw, net::redirect_error(net::use_awaitable, ec));
+    }
+    connection.writing = false;
+    if (ec) co_return;
+  }
+  if (!chunked || body->overflowed()) co_return;  // a dropped reader gets no clean end
+  connection.writing = true;
+  lowest.expires_after(server.stopping ? Steady(kStreamEndTimeout)
+                                       : Steady(server.options.write_timeout));
+  const auto last = http::make_chunk_last();
+  co_await net::async_write(stream, last, net::redirect_error(net::use_awaitable, ec));
+  connection.writing = false;
+}
+
 template <typename Stream>
 net::awaitable<void> ServeRequests(std::shared_ptr<ServerState> state, Stream& stream,
                                    Connection& connection) {
   auto& lowest = beast::get_lowest_layer(stream);
   beast::flat_buffer buffer;
   error_code ec;
+  const HttpRequestContext context = ContextOf(*connection.socket);
   while (!state->stopping) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(kMaxHeaderBytes);
@@ -107,16 +201,30 @@ net::awaitable<void> ServeRequests(std::shared_ptr<ServerState> state, Stream& s
     HttpRequest request = parser.release();
     const bool keep_alive = request.keep_alive();
     const unsigned version = request.version();
-    std::optional<HttpResponse> response;
+    std::optional<HttpReply> reply;
     try {
-      response = co_await state->handler(std::move(request));
+      if (state->stream_handler) {
+        reply = co_await state->stream_handler(std::move(request), context);
+      } else {
+        std::optional<HttpResponse> plain = co_await state->handler(std::move(request));
+        if (plain) {
+          reply.emplace();
+          reply->response = std::move(*plain);
+        }
+      }
     } catch (const std::exception& e) {
-      response = state->error_responder(500, "internal error");
+      reply.emplace();
+      reply->response = state->error_responder(500, "internal error");
     }
-    if (!response) {
+    if (!reply) {
       ResetConnection(*connection.socket);
       co_return;
     }
+    if (reply->stream) {
+      co_await WriteStreamed(*state, stream, connection, *reply, version);
+      break;
+    }
+    HttpResponse* response = &reply->response;
     response->version(version == 10 ? 10 : 11);
     response->keep_alive(keep_alive && !state->stopping);
     if (response->find(http::field::date) == response->end()) {
@@ -225,7 +333,11 @@ class HttpServerImpl final : public HttpServer {
     error_code ignored;
     state_->acceptor.close(ignored);
     for (Connection& connection : state_->connections) {
-      if (!connection.busy) connection.socket->close(ignored);
+      if (connection.stream) {
+        connection.stream->Abort();
+      } else if (!connection.busy) {
+        connection.socket->close(ignored);
+      }
     }
   }
 
@@ -238,14 +350,75 @@ class HttpServerImpl final : public HttpServer {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(net::any_io_executor executor,
-                                                         HttpServerOptions options,
-                                                         HttpHandler handler,
-                                                         HttpErrorResponder error_responder) {
-  if (!handler) return InvalidArgumentError("HTTP server needs a handler");
+HttpStream::HttpStream(net::any_io_executor executor, HttpStreamOptions options)
+    : options_(std::move(options)), wake_(std::move(executor)) {}
+
+bool HttpStream::Push(std::string chunk) {
+  if (finished()) return false;
+  if (chunk.empty()) return true;
+  if (buffered_bytes_ + chunk.size() > options_.max_buffered_bytes) {
+    overflowed_ = true;
+    Abort();
+    return false;
+  }
+  buffered_bytes_ += chunk.size();
+  queue_.push_back(std::move(chunk));
+  wake_.cancel();
+  return true;
+}
+
+void HttpStream::Close() {
+  closed_ = true;
+  wake_.cancel();
+}
+
+void HttpStream::Abort() {
+  if (aborted_) return;
+  aborted_ = true;
+  queue_.clear();
+  buffered_bytes_ = 0;
+  wake_.cancel();
+  if (on_abort_) {
+    const std::function<void()> on_abort = on_abort_;
+    on_abort();
+  }
+}
+
+net::awaitable<std::optional<std::string>> HttpStream::Next(std::size_t max_bytes) {
+  for (;;) {
+    if (aborted_) co_return std::nullopt;
+    if (!queue_.empty()) {
+      std::string data = std::move(queue_.front());
+      queue_.pop_front();
+      while (!queue_.empty() && data.size() + queue_.front().size() <= max_bytes) {
+        data += queue_.front();
+        queue_.pop_front();
+      }
+      buffered_bytes_ -= data.size();
+      co_return data;
+    }
+    if (closed_) co_return std::nullopt;
+    const bool keepalive = options_.keepalive_interval > Duration::zero();
+    if (keepalive) {
+      wake_.expires_after(Steady(options_.keepalive_interval));
+    } else {
+      wake_.expires_at(net::steady_timer::time_point::max());
+    }
+    error_code ec;
+    co_await wake_.async_wait(net::redirect_error(net::use_awaitable, ec));
+    // A Push() after the timer fired but before this resumed wins over the keep-alive.
+    if (!ec && keepalive && queue_.empty() && !finished()) co_return options_.keepalive_chunk;
+  }
+}
+
+static StatusOr<std::unique_ptr<HttpServer>> CreateServer(net::any_io_executor executor,
+                                                          HttpServerOptions options,
+                                                          HttpHandler handler,
+                                                          HttpStreamHandler stream_handler,
+                                                          HttpErrorResponder error_responder) {
   CMLR_ASSIGN_OR_RETURN(const tcp::endpoint endpoint, ParseListenAddress(executor, options.listen));
   auto state = std::make_shared<ServerState>(executor, std::move(options), std::move(handler),
-                                             std::move(error_responder));
+                                             std::move(stream_handler), std::move(error_responder));
   const HttpServerOptions& opts = state->options;
   if (opts.tls_cert_file.empty() != opts.tls_key_file.empty()) {
     return InvalidArgumentError("TLS needs both a certificate and a key file");
@@ -275,6 +448,24 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(net::any_io_executor ex
   auto server = std::make_unique<HttpServerImpl>(state);
   server->set_port(state->acceptor.local_endpoint().port());
   return std::unique_ptr<HttpServer>(std::move(server));
+}
+
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(net::any_io_executor executor,
+                                                         HttpServerOptions options,
+                                                         HttpHandler handler,
+                                                         HttpErrorResponder error_responder) {
+  if (!handler) return InvalidArgumentError("HTTP server needs a handler");
+  return CreateServer(std::move(executor), std::move(options), std::move(handler), nullptr,
+                      std::move(error_responder));
+}
+
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(net::any_io_executor executor,
+                                                         HttpServerOptions options,
+                                                         HttpStreamHandler handler,
+                                                         HttpErrorResponder error_responder) {
+  if (!handler) return InvalidArgumentError("HTTP server needs a handler");
+  return CreateServer(std::move(executor), std::move(options), nullptr, std::move(handler),
+                      std::move(error_responder));
 }
 
 }  // namespace cmlr::common

@@ -9,9 +9,11 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -248,6 +250,290 @@ TEST_F(HttpServerTest, ServesTls) {
   io_.run();
   std::filesystem::remove_all(dir);
   EXPECT_EQ(body, "GET /secure ");
+}
+
+// ---- streamed bodies ---------------------------------------------------------------------------
+
+// What the streaming handler saw and made: every stream it returned and every context.
+struct StreamingState {
+  HttpStreamOptions options;
+  std::vector<std::shared_ptr<HttpStream>> streams;
+  std::vector<HttpRequestContext> contexts;
+};
+
+// "/stream" answers a stream the test produces by hand; anything else a plain body.
+net::awaitable<std::optional<HttpReply>> Streaming(StreamingState* state, HttpRequest request,
+                                                   HttpRequestContext context) {
+  state->contexts.push_back(context);
+  HttpReply reply;
+  reply.response = HttpResponse{http::status::ok, 11};
+  if (request.target() == "/stream") {
+    reply.response.set(http::field::content_type, "text/event-stream");
+    reply.stream = std::make_shared<HttpStream>(co_await net::this_coro::executor, state->options);
+    state->streams.push_back(reply.stream);
+  } else {
+    reply.response.body() = "plain " + std::string(request.target());
+  }
+  co_return reply;
+}
+
+// Connects and sends "GET target" in `version` ("1.1" or "1.0").
+net::awaitable<void> OpenStream(tcp::socket& socket, unsigned short port, std::string target,
+                                std::string version) {
+  co_await socket.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port),
+                                net::use_awaitable);
+  const std::string request = "GET " + target + " HTTP/" + version + "\r\nHost: h\r\n\r\n";
+  co_await net::async_write(socket, net::buffer(request), net::use_awaitable);
+}
+
+// Reads into `received` until it contains `needle` (true) or the connection ends (false; `ec`
+// says how).
+net::awaitable<bool> ReadUntil(tcp::socket& socket, std::string& received, std::string needle,
+                               boost::system::error_code& ec) {
+  char data[4096];
+  while (received.find(needle) == std::string::npos) {
+    const std::size_t n = co_await socket.async_read_some(
+        net::buffer(data), net::redirect_error(net::use_awaitable, ec));
+    if (ec) co_return false;
+    received.append(data, n);
+  }
+  co_return true;
+}
+
+// The body of a complete chunked response, decoded by Beast.
+std::string DecodeChunked(const std::string& raw) {
+  http::response_parser<http::string_body> parser;
+  parser.eager(true);
+  boost::system::error_code ec;
+  parser.put(net::buffer(raw), ec);
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_TRUE(parser.is_done());
+  return parser.get().body();
+}
+
+class HttpServerStreamTest : public HttpServerTest {
+ protected:
+  std::unique_ptr<HttpServer> StartStreamingServer(HttpServerOptions options = {}) {
+    auto server = HttpServer::Create(io_.get_executor(), std::move(options),
+                                     [this](HttpRequest request, HttpRequestContext context) {
+                                       return Streaming(&state_, std::move(request), context);
+                                     });
+    EXPECT_TRUE(server.ok()) << server.status();
+    (*server)->Start();
+    return std::move(server).value();
+  }
+
+  // Runs the loop until its work is done; fails the test and stops the loop if that takes
+  // longer than 10 s (a hang, not a slow test). The client's completion calls Done().
+  void RunWithWatchdog() {
+    watchdog_.expires_after(std::chrono::seconds(10));
+    watchdog_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      ADD_FAILURE() << "watchdog fired";
+      io_.stop();
+    });
+    io_.run();
+  }
+  void Done() { watchdog_.cancel(); }
+
+  StreamingState state_;
+  net::steady_timer watchdog_{io_};
+};
+
+// Verifies that chunks reach the client in order while the producer is still producing, with
+// chunked encoding, and that Close() ends the body cleanly; the handler sees the peer address.
+TEST_F(HttpServerStreamTest, StreamsChunksInOrderWhileProducing) {
+  auto server = StartStreamingServer();
+  std::string received;
+  bool second_before_push = true;
+  net::co_spawn(
+      io_,
+      [&]() -> net::awaitable<void> {
+        tcp::socket socket(io_);
+        co_await OpenStream(socket, server->port(), "/stream", "1.1");
+        boost::system::error_code ec;
+        EXPECT_TRUE(co_await ReadUntil(socket, received, "\r\n\r\n", ec));
+        EXPECT_EQ(state_.streams.size(), 1u);
+        EXPECT_TRUE(state_.streams[0]->Push("data: first\n\n"));
+        EXPECT_TRUE(co_await ReadUntil(socket, received, "first", ec));
+        second_before_push = received.find("second") != std::string::npos;
+        EXPECT_TRUE(state_.streams[0]->Push("data: second\n\n"));
+        EXPECT_TRUE(co_await ReadUntil(socket, received, "second", ec));
+        state_.streams[0]->Close();
+        co_await ReadUntil(socket, received, "no such text", ec);
+        EXPECT_EQ(ec, net::error::eof);
+      },
+      [&](std::exception_ptr e) {
+        Done();
+        server->Stop();
+        if (e) std::rethrow_exception(e);
+      });
+  RunWithWatchdog();
+  EXPECT_FALSE(second_before_push);
+  EXPECT_NE(received.find("Transfer-Encoding: chunked\r\n"), std::string::npos) << received;
+  EXPECT_NE(received.find("Content-Type: text/event-stream\r\n"), std::string::npos);
+  EXPECT_EQ(received.find("Content-Length"), std::string::npos);
+  EXPECT_EQ(DecodeChunked(received), "data: first\n\ndata: second\n\n");
+  ASSERT_EQ(state_.contexts.size(), 1u);
+  EXPECT_EQ(state_.contexts[0].remote_address, net::ip::make_address("127.0.0.1"));
+  EXPECT_TRUE(state_.streams[0]->finished());
+}
+
+// Verifies that an HTTP/1.0 client gets the stream as a plain body that ends with the
+// connection.
+TEST_F(HttpServerStreamTest, StreamsToHttp10UntilClose) {
+  auto server = StartStreamingServer();
+  std::string received;
+  net::co_spawn(
+      io_,
+      [&]() -> net::awaitable<void> {
+        tcp::socket socket(io_);
+        co_await OpenStream(socket, server->port(), "/stream", "1.0");
+        boost::system::error_code ec;
+        EXPECT_TRUE(co_await ReadUntil(socket, received, "\r\n\r\n", ec));
+        EXPECT_TRUE(state_.streams[0]->Push("abc"));
+        state_.streams[0]->Close();
+        co_await ReadUntil(socket, received, "no such text", ec);
+        EXPECT_EQ(ec, net::error::eof);
+      },
+      [&](std::exception_ptr e) {
+        Done();
+        server->Stop();
+        if (e) std::rethrow_exception(e);
+      });
+  RunWithWatchdog();
+  EXPECT_EQ(received.rfind("HTTP/1.0 200", 0), 0u) << received;
+  EXPECT_EQ(received.find("chunked"), std::string::npos);
+  EXPECT_EQ(received.substr(received.size() - 5), "\r\nabc");
+}
+
+// Verifies that an idle stream gets the keep-alive chunk after its interval.
+TEST_F(HttpServerStreamTest, WritesKeepaliveWhenIdle) {
+  state_.options = {.keepalive_interval = std::chrono::milliseconds(20),
+                    .keepalive_chunk = ": ping\n\n"};
+  auto server = StartStreamingServer();
+  std::string received;
+  net::co_spawn(
+      io_,
+      [&]() -> net::awaitable<void> {
+        tcp::socket socket(io_);
+        co_await OpenStream(socket, server->port(), "/stream", "1.1");
+        boost::system::error_code ec;
+        EXPECT_TRUE(co_await ReadUntil(socket, received, ": ping\n\n", ec));
+      },
+      [&](std::exception_ptr e) {
+        Done();
+        server->Stop();
+        if (e) std::rethrow_exception(e);
+      });
+  RunWithWatchdog();
+  EXPECT_NE(received.find(": ping\n\n"), std::string::npos);
+}
+
+// Verifies that Stop() ends an open stream at once (with the last chunk) so that the
+// io_context can finish, and that the producer sees the stream finished.
+TEST_F(HttpServerStreamTest, StopEndsOpenStreams) {
+  auto server = StartStreamingServer();
+  std::string received;
+  boost::system::error_code end;
+  net::co_spawn(
+      io_,
+      [&]() -> net::awaitable<void> {
+        tcp::socket socket(io_);
+        co_await OpenStream(socket, server->port(), "/stream", "1.1");
+        EXPECT_TRUE(co_await ReadUntil(socket, received, "\r\n\r\n", end));
+        EXPECT_TRUE(state_.streams[0]->Push("hello"));
+        EXPECT_TRUE(co_await ReadUntil(socket, received, "hello", end));
+        EXPECT_EQ(server->connections(), 1u);
+        server->Stop();
+        co_await ReadUntil(socket, received, "no such text", end);
+      },
+      [&](std::exception_ptr e) {
+        Done();
+        if (e) std::rethrow_exception(e);
+      });
+  RunWithWatchdog();  // returns only when the server let go of the stream's connection
+  EXPECT_EQ(end, net::error::eof);
+  EXPECT_EQ(DecodeChunked(received), "hello");
+  EXPECT_TRUE(state_.streams[0]->aborted());
+  EXPECT_FALSE(state_.streams[0]->Push("late"));
+  EXPECT_EQ(server->connections(), 0u);
+}
+
+// Verifies that a client that stops reading is disconnected once the queued bytes pass the
+// bound, the producer never waiting: Push() fails and the stream reports the overflow.
+TEST_F(HttpServerStreamTest, DropsSlowReaderOverBufferBound) {
+  state_.options = {.max_buffered_bytes = 64 * 1024};
+  auto server = StartStreamingServer();
+  std::size_t pushed = 0, received_bytes = 0;
+  bool overflowed = false;
+  boost::system::error_code end;
+  net::co_spawn(
+      io_,
+      [&]() -> net::awaitable<void> {
+        tcp::socket socket(io_);
+        socket.open(tcp::v4());
+        socket.set_option(net::socket_base::receive_buffer_size(4096));
+        co_await OpenStream(socket, server->port(), "/stream", "1.1");
+        std::string header;
+        EXPECT_TRUE(co_await ReadUntil(socket, header, "\r\n\r\n", end));
+        received_bytes = header.size();
+        // The client reads nothing more; the kernel's buffers fill, then the stream's queue.
+        const std::string chunk(16 * 1024, 'x');
+        while (pushed < (256u << 20)) {
+          if (!state_.streams[0]->Push(chunk)) break;
+          pushed += chunk.size();
+          co_await net::post(io_, net::use_awaitable);  // let the server write
+        }
+        overflowed = state_.streams[0]->overflowed();
+        char data[65536];
+        for (;;) {
+          const std::size_t n = co_await socket.async_read_some(
+              net::buffer(data), net::redirect_error(net::use_awaitable, end));
+          if (end) break;
+          received_bytes += n;
+        }
+      },
+      [&](std::exception_ptr e) {
+        Done();
+        server->Stop();
+        if (e) std::rethrow_exception(e);
+      });
+  RunWithWatchdog();
+  EXPECT_TRUE(overflowed);
+  EXPECT_TRUE(end == net::error::eof || end == net::error::connection_reset) << end.message();
+  EXPECT_LT(received_bytes, pushed);  // the queued rest was dropped, not delivered
+  EXPECT_EQ(server->connections(), 0u);
+}
+
+// Verifies that other connections are served while a stream is open, and that a plain
+// answer from the streaming handler works as before.
+TEST_F(HttpServerStreamTest, ServesOtherConnectionsWhileStreaming) {
+  auto server = StartStreamingServer();
+  Exchange exchange;
+  net::co_spawn(
+      io_,
+      [&]() -> net::awaitable<void> {
+        tcp::socket socket(io_);
+        co_await OpenStream(socket, server->port(), "/stream", "1.1");
+        std::string header;
+        boost::system::error_code ec;
+        EXPECT_TRUE(co_await ReadUntil(socket, header, "\r\n\r\n", ec));
+        std::vector<HttpRequest> requests = {Get("/a"), Get("/b")};
+        co_await Send(server->port(), std::move(requests), exchange);
+        EXPECT_FALSE(state_.streams[0]->finished());
+      },
+      [&](std::exception_ptr e) {
+        Done();
+        server->Stop();
+        if (e) std::rethrow_exception(e);
+      });
+  RunWithWatchdog();
+  ASSERT_FALSE(exchange.ec) << exchange.ec.message();
+  ASSERT_EQ(exchange.responses.size(), 2u);
+  EXPECT_EQ(exchange.responses[0].body(), "plain /a");
+  EXPECT_EQ(exchange.responses[1].body(), "plain /b");
+  EXPECT_TRUE(exchange.responses[1].keep_alive());
 }
 
 }  // namespace

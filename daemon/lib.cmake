@@ -4,6 +4,7 @@
 # not include it.
 include(${CMAKE_CURRENT_LIST_DIR}/status_page/status_page.cmake)
 add_library(cmlr_daemon_lib
+  ${CMAKE_CURRENT_LIST_DIR}/cli_commands.cc
   ${CMAKE_CURRENT_LIST_DIR}/cml_connection.cc
   ${CMAKE_CURRENT_LIST_DIR}/daemon_client.cc
   ${CMAKE_CURRENT_LIST_DIR}/daemon_metrics.cc
@@ -19,7 +20,8 @@ add_library(cmlr_daemon_lib
   ${CMAKE_CURRENT_LIST_DIR}/status_page.cc
   ${CMLR_STATUS_PAGE_SOURCES}
   ${CMAKE_CURRENT_LIST_DIR}/status_table.cc
-  ${CMAKE_CURRENT_LIST_DIR}/validate_command.cc)
+  ${CMAKE_CURRENT_LIST_DIR}/validate_command.cc
+  ${CMAKE_CURRENT_LIST_DIR}/wait_command.cc)
 add_library(cmlr::daemon_lib ALIAS cmlr_daemon_lib)
 target_include_directories(cmlr_daemon_lib PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(cmlr_daemon_lib

@@ -1,33 +1,16 @@
 // cml-reconciler: the composition root. Parses the command line and runs one subcommand.
 
 #include <cstdio>
+#include <iostream>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
-#include "common/duration.h"
+#include "daemon/cli_commands.h"
 #include "daemon/commands.h"
-#include "daemon/daemon_client.h"
 #include "daemon/daemon_options.h"
-#include "daemon/status_table.h"
 #include "daemon/validate_command.h"
-
-namespace {
-
-int RunStatus(const std::string& url) {
-  auto client = cmlr::daemon::DaemonClient::Create(url);
-  auto status = client.ok() ? (*client)->Get("/api/v1/status")
-                            : cmlr::common::StatusOr<nlohmann::json>(client.status());
-  if (!status.ok()) {
-    std::fprintf(stderr, "cml-reconciler status: %s\n", status.status().message().c_str());
-    return 1;
-  }
-  std::fputs(cmlr::daemon::FormatStatusTable(*status).c_str(), stdout);
-  return 0;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   using cmlr::daemon::Command;
@@ -66,11 +49,27 @@ int main(int argc, char** argv) {
   validate->callback(
       [&exit_code, &validate_paths] { exit_code = cmlr::daemon::RunValidate(validate_paths); });
 
-  auto* status = app.add_subcommand("status", "print a running daemon's status table");
-  std::string status_url = "http://127.0.0.1:9464";
-  status->add_option("--url", status_url, "the daemon's HTTP endpoint")->capture_default_str();
-  status->callback([&] { exit_code = RunStatus(status_url); });
+  using cmlr::daemon::ClientCommand;
+  cmlr::daemon::ClientCommandOptions client;
+  auto* status = app.add_subcommand(
+      "status", "print a running daemon's status table (with NAME: one model in detail)");
+  cmlr::daemon::AddClientFlags(*status, client, ClientCommand::kStatus);
+  status->callback([&] { exit_code = cmlr::daemon::RunStatus(client, std::cout, std::cerr); });
 
-  CLI11_PARSE(app, argc, argv);
-  return exit_code;
+  auto* wait = app.add_subcommand(
+      "wait", "wait until models are Synced and Healthy; exit 0 ready, 1 timeout, 3 stalled");
+  cmlr::daemon::AddClientFlags(*wait, client, ClientCommand::kWait);
+  wait->callback([&] { exit_code = cmlr::daemon::RunWait(client, std::cout, std::cerr); });
+
+  auto* retry = app.add_subcommand("retry", "ask the daemon to retry a stalled model now");
+  cmlr::daemon::AddClientFlags(*retry, client, ClientCommand::kRetry);
+  retry->callback([&] { exit_code = cmlr::daemon::RunRetry(client, std::cout, std::cerr); });
+
+  auto* reconcile =
+      app.add_subcommand("reconcile", "ask the daemon to reconcile one model (or all) now");
+  cmlr::daemon::AddClientFlags(*reconcile, client, ClientCommand::kReconcile);
+  reconcile->callback(
+      [&] { exit_code = cmlr::daemon::RunReconcile(client, std::cout, std::cerr); });
+
+  return cmlr::daemon::ParseCommandLine(app, argc, argv, exit_code, std::cout, std::cerr);
 }

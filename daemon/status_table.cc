@@ -103,9 +103,23 @@ std::string ReadyMessage(const json& entry) {
 }  // namespace
 
 std::string FormatStatusTable(const json& status_response) {
+  std::string header;
+  if (const std::string revision = Text(status_response, "revision"); revision != kMissing) {
+    header += "Revision: " + Shorten(revision, kMaxCellWidth) + "\n";
+  }
+  if (const json* desired = Member(status_response, "desiredState");
+      desired != nullptr && Text(*desired, "result") == "failure") {
+    header += Shorten(fmt::format("Desired state: the latest was rejected at {} ({} errors), the "
+                                  "previous one is in force: {}",
+                                  Text(*desired, "at"), Text(*desired, "errors"),
+                                  Text(*desired, "message")),
+                      kMaxStatusLineWidth) +
+              "\n";
+  }
+  if (!header.empty()) header += "\n";
   const json* models = Member(status_response, "models");
   if (models == nullptr || !models->is_array() || models->empty()) {
-    return "No models: the daemon has no model in its desired state or status yet.\n";
+    return header + "No models: the daemon has no model in its desired state or status yet.\n";
   }
   constexpr std::size_t kColumns = 7;
   using Row = std::array<std::string, kColumns>;
@@ -123,7 +137,7 @@ std::string FormatStatusTable(const json& status_response) {
   for (const Row& row : rows) {
     for (std::size_t i = 0; i + 1 < kColumns; ++i) widths[i] = std::max(widths[i], row[i].size());
   }
-  std::string table;
+  std::string table = header;
   for (const Row& row : rows) {
     std::string line;
     for (std::size_t i = 0; i + 1 < kColumns; ++i) {
@@ -140,6 +154,87 @@ std::string FormatStatusTable(const json& status_response) {
     table += '\n';
   }
   return table;
+}
+
+std::string FormatStatusDetail(const json& entry) {
+  std::string text;
+  const auto line = [&text](const std::string& content) {
+    text += Shorten(content, kMaxStatusLineWidth);
+    while (text.ends_with(' ')) text.pop_back();
+    text += '\n';
+  };
+
+  line("Conditions:");
+  const json* conditions = Member(entry, "conditions");
+  if (conditions == nullptr || !conditions->is_array() || conditions->empty()) {
+    line("  -");
+  } else {
+    std::size_t type_width = 0, status_width = 0, reason_width = 0;
+    for (const json& c : *conditions) {
+      type_width = std::max(type_width, Text(c, "type").size());
+      status_width = std::max(status_width, Text(c, "status").size());
+      reason_width = std::max(reason_width, Shorten(Text(c, "reason"), kMaxCellWidth).size());
+    }
+    for (const json& c : *conditions) {
+      const std::string message = Text(c, "message");
+      line(fmt::format("  {:<{}}   {:<{}}   {:<{}}   since {}{}", Text(c, "type"), type_width,
+                       Text(c, "status"), status_width, Shorten(Text(c, "reason"), kMaxCellWidth),
+                       reason_width, Text(c, "lastTransitionTime"),
+                       message == kMissing ? "" : "   " + message));
+    }
+  }
+
+  line("Planned action: " + (Text(entry, "plannedAction") == kMissing
+                                 ? std::string("none")
+                                 : Text(entry, "plannedAction")));
+  if (const json* diffs = Member(entry, "diffs"); diffs != nullptr && diffs->is_array()) {
+    for (const json& diff : *diffs) {
+      line(fmt::format("  {}: {} -> {}", Text(diff, "field"), Text(diff, "live"),
+                       Text(diff, "desired")));
+    }
+  }
+
+  const json* live_member = Member(entry, "live");
+  const json& live = live_member != nullptr ? *live_member : json::object();
+  const auto with_status = [&live](std::string_view id, std::string_view status) {
+    const std::string id_text = Text(live, id);
+    const std::string status_text = Text(live, status);
+    return status_text == kMissing ? id_text : fmt::format("{} ({})", id_text, status_text);
+  };
+  line(fmt::format("Live: model {}, build {}, deployment {}", Text(live, "modelId"),
+                   with_status("buildId", "buildStatus"),
+                   with_status("deploymentId", "deploymentStatus")));
+  line(fmt::format("  version {}, runtime {}, replicas {}", Version(live), Text(live, "runtime"),
+                   Replicas(live)));
+  if (const json* verification = Member(entry, "verification"); verification != nullptr) {
+    const std::string message = Text(*verification, "message");
+    line(fmt::format("Verification: {} at {}{}", Text(*verification, "result"),
+                     Text(*verification, "at"), message == kMissing ? "" : ": " + message));
+  }
+  line(fmt::format("Last synced: {}, next reconcile: {}", Text(entry, "lastSyncedAt"),
+                   Text(entry, "nextReconcileAt")));
+  if (const std::string revision = Text(entry, "revision"); revision != kMissing) {
+    line("Revision: " + revision);
+  }
+
+  const json* history = Member(entry, "history");
+  if (history != nullptr && history->is_array() && !history->empty()) {
+    line("History (newest last):");
+    const std::size_t skip =
+        history->size() > kStatusDetailHistory ? history->size() - kStatusDetailHistory : 0;
+    for (std::size_t i = skip; i < history->size(); ++i) {
+      const json& h = (*history)[i];
+      const json* http_status = Member(h, "httpStatus");
+      const std::string code =
+          http_status != nullptr && http_status->is_number() && http_status->get<double>() > 0
+              ? http_status->dump()
+              : std::string(kMissing);
+      const std::string message = Text(h, "message");
+      line(fmt::format("  {}   {} {}{}", Text(h, "time"), Text(h, "operation"), code,
+                       message == kMissing ? "" : "   " + message));
+    }
+  }
+  return text;
 }
 
 }  // namespace cmlr::daemon

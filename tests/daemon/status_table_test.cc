@@ -132,5 +132,78 @@ TEST(FormatStatusTableTest, TruncatesOnCharacterBoundaries) {
   EXPECT_TRUE(before_dots.ends_with("\xc3\xa9")) << lines[1];
 }
 
+// Verifies that the source revision heads the table when the envelope has one, that a null or
+// missing one adds nothing, and that a rejected desired state is said above the table.
+TEST(FormatStatusTableTest, ShowsRevisionAndRejectedDesiredState) {
+  const json without = {{"models", {FullEntry()}}};
+  json with = without;
+  with["revision"] = "4f2a9c1";
+  const std::vector<std::string> lines = Lines(FormatStatusTable(with));
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0], "Revision: 4f2a9c1");
+  EXPECT_EQ(lines[1], "");
+  EXPECT_TRUE(lines[2].starts_with("NAME"));
+  with["revision"] = nullptr;
+  EXPECT_EQ(FormatStatusTable(with), FormatStatusTable(without));
+
+  with["desiredState"] = {{"result", "failure"},
+                          {"at", "2026-01-01T00:00:00Z"},
+                          {"errors", 2},
+                          {"message", "fraud.yaml: spec.resources.cpu: expected a number"}};
+  const std::string rejected = FormatStatusTable(with);
+  EXPECT_TRUE(rejected.starts_with("Desired state: the latest was rejected")) << rejected;
+  EXPECT_NE(rejected.find("spec.resources.cpu"), std::string::npos) << rejected;
+  with["desiredState"]["result"] = "success";
+  EXPECT_EQ(FormatStatusTable(with), FormatStatusTable(without));
+}
+
+// Verifies that the detail block of one model shows its conditions, planned action, diffs,
+// live ids, times and the newest history entries, newest last.
+TEST(FormatStatusDetailTest, ShowsEverythingAboutOneModel) {
+  json entry = FullEntry();
+  entry["plannedAction"] = "create_model_build: version 4 on runtime r";
+  entry["diffs"] = {{{"field", "version"}, {"live", "3"}, {"desired", "4"}}};
+  entry["live"]["buildId"] = "b-7";
+  entry["live"]["buildStatus"] = "built";
+  entry["revision"] = "4f2a9c1";
+  entry["lastSyncedAt"] = "2026-01-01T00:02:00Z";
+  entry["verification"] = {
+      {"result", "Passed"}, {"at", "2026-01-01T00:03:00Z"}, {"message", "2 of 2 answered"}};
+  for (int i = 0; i < 8; ++i) {
+    entry["history"].push_back({{"time", "2026-01-01T00:1" + std::to_string(i) + ":00Z"},
+                                {"operation", "op" + std::to_string(i)},
+                                {"httpStatus", i == 7 ? 0 : 200},
+                                {"error", i == 7},
+                                {"message", i == 7 ? "connection reset" : ""}});
+  }
+  const std::string detail = FormatStatusDetail(entry);
+  const std::vector<std::string> lines = Lines(detail);
+  const auto has = [&detail](const std::string& part) {
+    return detail.find(part) != std::string::npos;
+  };
+  EXPECT_TRUE(has("Conditions:\n  Reconciling   False   Done       since -   nothing to do\n"))
+      << detail;
+  EXPECT_TRUE(has("Planned action: create_model_build: version 4 on runtime r\n")) << detail;
+  EXPECT_TRUE(has("  version: 3 -> 4\n")) << detail;
+  EXPECT_TRUE(has("Live: model m-1, build b-7 (built), deployment -\n")) << detail;
+  EXPECT_TRUE(has("Verification: Passed at 2026-01-01T00:03:00Z: 2 of 2 answered")) << detail;
+  EXPECT_TRUE(has("Last synced: 2026-01-01T00:02:00Z, next reconcile: -")) << detail;
+  EXPECT_TRUE(has("Revision: 4f2a9c1")) << detail;
+  EXPECT_FALSE(has("op2")) << detail;
+  EXPECT_TRUE(has("op3 200")) << detail;
+  EXPECT_TRUE(lines.back().ends_with("op7 -   connection reset")) << detail;
+  for (const std::string& line : lines) EXPECT_LE(line.size(), kMaxStatusLineWidth) << line;
+}
+
+// Verifies that an entry with nothing in it, or with mistyped fields, still renders.
+TEST(FormatStatusDetailTest, ToleratesMissingFields) {
+  for (const json& entry : {json::object(), json(nullptr), json{{"conditions", "x"}},
+                            json{{"history", {1, "two"}}, {"live", 3}, {"diffs", {json()}}}}) {
+    const std::string detail = FormatStatusDetail(entry);
+    EXPECT_NE(detail.find("Planned action: none"), std::string::npos) << entry << detail;
+    EXPECT_TRUE(detail.ends_with("\n"));
+  }
+}
+
 }  // namespace
 }  // namespace cmlr::daemon

@@ -15,6 +15,7 @@ add_library(cmlr_daemon_lib
   ${CMAKE_CURRENT_LIST_DIR}/http_endpoints.cc
   ${CMAKE_CURRENT_LIST_DIR}/logging.cc
   ${CMAKE_CURRENT_LIST_DIR}/plan_apply_commands.cc
+  ${CMAKE_CURRENT_LIST_DIR}/plan_report.cc
   ${CMAKE_CURRENT_LIST_DIR}/process_metrics.cc
   ${CMAKE_CURRENT_LIST_DIR}/run_command.cc
   ${CMAKE_CURRENT_LIST_DIR}/status_page.cc

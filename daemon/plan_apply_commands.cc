@@ -14,9 +14,11 @@
 #include "common/duration.h"
 #include "config/loader.h"
 #include "controllers/controller.h"
+#include "controllers/prune_candidates.h"
 #include "daemon/cml_connection.h"
 #include "daemon/commands.h"
 #include "daemon/logging.h"
+#include "daemon/plan_report.h"
 
 namespace cmlr::daemon {
 
@@ -66,63 +68,42 @@ int RunPlan(DaemonOptions options) {
   }
   controllers::StatusStore statuses;
   controllers::ModelReconciler reconciler(**client, clock, statuses, nullptr, logger, {});
-  int exit_code = 0;
+  PlanReport report{.revision = snapshot->revision()};
+  bool finished = false;
   net::co_spawn(
       io,
       [&]() -> net::awaitable<void> {
         for (const auto& [name, spec] : snapshot->models()) {
           auto plan = co_await reconciler.PlanOnly(spec);
-          if (!plan.ok()) {
-            std::printf("%s: error: %s\n", name.c_str(), plan.status().ToString().c_str());
-            exit_code = 1;
-            continue;
-          }
-          if (plan->health == controllers::HealthState::kSuspended && !plan->stalled &&
-              plan->suppressed_by_suspend) {
-            // Suspended: nothing will be applied, so it is no change; say what would be.
-            std::printf("%s: suspended, no changes applied (%s)\n  would: %s: %s\n", name.c_str(),
-                        plan->message.c_str(),
-                        std::string(controllers::ActionName(plan->action->kind)).c_str(),
-                        plan->action->summary.c_str());
-            continue;
-          }
-          const bool changes = plan->action.has_value() || !plan->diffs.empty() || plan->stalled;
-          if (!changes) {
-            std::printf("%s: no changes (%s, %s)\n", name.c_str(),
-                        std::string(ToString(plan->sync)).c_str(),
-                        std::string(ToString(plan->health)).c_str());
-            continue;
-          }
-          if (exit_code == 0) exit_code = 2;
-          std::printf("%s: %s\n", name.c_str(),
-                      plan->stalled
-                          ? fmt::format("stalled ({}): {}", controllers::ReasonName(plan->reason),
-                                        plan->message)
-                                .c_str()
-                          : "changes");
-          for (const controllers::FieldDiff& diff : plan->diffs) {
-            std::printf("  %s: %s -> %s\n", diff.field.c_str(), diff.live.c_str(),
-                        diff.desired.c_str());
-          }
-          if (plan->action) {
-            std::printf("  next action: %s%s: %s\n",
-                        std::string(controllers::ActionName(plan->action->kind)).c_str(),
-                        plan->suppressed_by_suspend ? " (suspended, not applied)" : "",
-                        plan->action->summary.c_str());
-          } else if (!plan->stalled) {
-            std::printf("  waiting: %s\n", plan->message.c_str());
+          report.models.push_back(plan.ok() ? RowFromPlan(name, *plan)
+                                            : RowFromError(name, plan.status()));
+        }
+        if (options.prune) {
+          auto candidates = co_await controllers::FindPruneCandidates(**client, snapshot);
+          if (!candidates.ok()) {
+            report.models.push_back(RowFromError("(prune)", candidates.status()));
+          } else {
+            for (PlanRow& row : RowsFromPruneCandidates(*candidates)) {
+              report.models.push_back(std::move(row));
+            }
           }
         }
+        finished = true;
       },
-      [&exit_code](std::exception_ptr failure) {
-        if (!failure) return;
+      [](std::exception_ptr failure) {
         // "No changes" must never be claimed when the plan did not finish.
-        std::fprintf(stderr, "cml-reconciler plan: failed: %s\n",
-                     DescribeException(failure).c_str());
-        exit_code = 1;
+        if (failure) {
+          std::fprintf(stderr, "cml-reconciler plan: failed: %s\n",
+                       DescribeException(failure).c_str());
+        }
       });
   io.run();
-  return exit_code;
+  if (!finished) return 1;
+  const std::string out = options.output == "json"       ? PlanToJson(report).dump(2) + "\n"
+                          : options.output == "markdown" ? FormatPlanMarkdown(report)
+                                                         : FormatPlanText(report);
+  std::fputs(out.c_str(), stdout);
+  return PlanExitCode(report);
 }
 
 int RunApply(DaemonOptions options) {

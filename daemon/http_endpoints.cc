@@ -2,8 +2,10 @@
 
 #include <sstream>
 #include <string_view>
+#include <utility>
 
 #include <prometheus/text_serializer.h>
+#include <boost/asio/this_coro.hpp>
 #include <boost/beast/http.hpp>
 
 #include "daemon/status_page.h"
@@ -75,59 +77,125 @@ common::HttpResponse HttpEndpoints::Metrics() const {
   return response;
 }
 
-boost::asio::awaitable<std::optional<common::HttpResponse>> HttpEndpoints::Handle(
-    common::HttpRequest request) {
+HttpEndpoints::HttpEndpoints(controllers::Controller& controller, const Readiness& readiness,
+                             std::vector<std::shared_ptr<prometheus::Collectable>> collectables,
+                             AdminAuth admin, EventStreamOptions events)
+    : controller_(controller),
+      readiness_(readiness),
+      collectables_(std::move(collectables)),
+      admin_(std::move(admin)),
+      events_(controller.statuses(), events) {
+  controller_.AddStatusObserver(
+      [this](const controllers::ModelStatus& status) { events_.OnStatus(status); });
+}
+
+std::optional<common::HttpResponse> HttpEndpoints::RefusePost(
+    const common::HttpRequest& request, const common::HttpRequestContext& context) {
+  const auto authorization = request[http::field::authorization];
+  switch (admin_.Check(std::string_view(authorization.data(), authorization.size()),
+                       context.remote_address)) {
+    case AdminAuth::Decision::kAllowed:
+      return std::nullopt;
+    case AdminAuth::Decision::kUnauthenticated: {
+      const bool sent = !authorization.empty();
+      common::HttpResponse response = JsonResponse(
+          401, {{"error", sent ? "the admin token was refused"
+                               : "an admin token is required: Authorization: Bearer <token>"}});
+      response.set(http::field::www_authenticate,
+                   sent ? R"(Bearer realm="cml-reconciler", error="invalid_token")"
+                        : R"(Bearer realm="cml-reconciler")");
+      return response;
+    }
+    case AdminAuth::Decision::kForbidden:
+      break;
+  }
+  return JsonResponse(403, {{"error",
+                             "without --admin-token-file, POST endpoints accept only loopback "
+                             "peers"}});
+}
+
+boost::asio::awaitable<std::optional<common::HttpReply>> HttpEndpoints::Handle(
+    common::HttpRequest request, common::HttpRequestContext context) {
+  common::HttpReply reply;
+  const auto [path, name] = SplitTarget(request.target());
+  if (path == "/api/v1/events" && request.method() == http::verb::get) {
+    const boost::asio::any_io_executor executor = co_await boost::asio::this_coro::executor;
+    reply.stream = events_.Subscribe(executor);
+    if (!reply.stream) {
+      reply.response = JsonResponse(503, {{"error", "too many event streams open"}});
+      reply.response.set(http::field::retry_after, "30");
+      co_return reply;
+    }
+    reply.response = common::HttpResponse{http::status::ok, 11};
+    reply.response.set(http::field::content_type, "text/event-stream");
+    reply.response.set(http::field::cache_control, "no-cache");
+    reply.response.set("X-Accel-Buffering", "no");  // nginx: pass events through at once
+    co_return reply;
+  }
+  reply.response = Respond(request, context);
+  co_return reply;
+}
+
+common::HttpResponse HttpEndpoints::Respond(const common::HttpRequest& request,
+                                            const common::HttpRequestContext& context) {
   const auto [path, name] = SplitTarget(request.target());
   const http::verb method = request.method();
   const bool get = method == http::verb::get || method == http::verb::head;
   const bool post = method == http::verb::post;
 
-  if (path == "/") co_return get ? StatusPageResponse() : MethodNotAllowed("GET");
-  if (path == "/metrics") co_return get ? Metrics() : MethodNotAllowed("GET");
-  if (path == "/healthz") co_return get ? Text(200, "ok\n") : MethodNotAllowed("GET");
+  if (path == "/") return get ? StatusPageResponse() : MethodNotAllowed("GET");
+  if (path == "/metrics") return get ? Metrics() : MethodNotAllowed("GET");
+  if (path == "/healthz") return get ? Text(200, "ok\n") : MethodNotAllowed("GET");
   if (path == "/readyz") {
-    if (!get) co_return MethodNotAllowed("GET");
-    if (!readiness_.desired_state_loaded) co_return Text(503, "desired state not loaded\n");
+    if (!get) return MethodNotAllowed("GET");
+    if (!readiness_.desired_state_loaded) return Text(503, "desired state not loaded\n");
     if (readiness_.authentication_failed) {
-      co_return Text(503, "the last CML call failed authentication (401/403)\n");
+      return Text(503, "the last CML call failed authentication (401/403)\n");
     }
-    co_return Text(200, "ready\n");
+    return Text(200, "ready\n");
   }
   if (path == "/api/v1/status") {
-    co_return get ? JsonResponse(200, controller_.statuses().ToJson()) : MethodNotAllowed("GET");
+    return get ? JsonResponse(200, controller_.statuses().ToJson()) : MethodNotAllowed("GET");
   }
   if (path.substr(0, kStatusPrefix.size()) == kStatusPrefix) {
-    if (!get) co_return MethodNotAllowed("GET");
+    if (!get) return MethodNotAllowed("GET");
     const std::string_view model = path.substr(kStatusPrefix.size());
     const controllers::ModelStatus* status = controller_.statuses().Find(model);
     if (status == nullptr) {
-      co_return JsonResponse(404, {{"error", "unknown model " + std::string(model)}});
+      return JsonResponse(404, {{"error", "unknown model " + std::string(model)}});
     }
-    co_return JsonResponse(200, controllers::ToJson(*status));
+    return JsonResponse(200, controllers::ToJson(*status));
+  }
+  if (path == "/api/v1/events") {
+    if (!get) return MethodNotAllowed("GET");
+    common::HttpResponse head{http::status::ok, 11};  // HEAD: the headers of the stream
+    head.set(http::field::content_type, "text/event-stream");
+    return head;
   }
   if (path == "/api/v1/reconcile") {
-    if (!post) co_return MethodNotAllowed("POST");
+    if (!post) return MethodNotAllowed("POST");
+    if (auto refused = RefusePost(request, context)) return *refused;
     if (name) {
       if (!controller_.ReconcileNow(*name)) {
-        co_return JsonResponse(404, {{"error", "unknown model " + *name}});
+        return JsonResponse(404, {{"error", "unknown model " + *name}});
       }
-      co_return JsonResponse(202, {{"queued", {*name}}});
+      return JsonResponse(202, {{"queued", {*name}}});
     }
     controller_.ReconcileAll();
     nlohmann::json queued = nlohmann::json::array();
     for (const auto& [model, spec] : controller_.desired_state()->models()) queued.push_back(model);
-    co_return JsonResponse(202, {{"queued", queued}});
+    return JsonResponse(202, {{"queued", queued}});
   }
   if (path.substr(0, kModelsPrefix.size()) == kModelsPrefix && path.size() > kRetrySuffix.size() &&
       path.substr(path.size() - kRetrySuffix.size()) == kRetrySuffix) {
-    if (!post) co_return MethodNotAllowed("POST");
+    if (!post) return MethodNotAllowed("POST");
+    if (auto refused = RefusePost(request, context)) return *refused;
     const std::string model(path.substr(kModelsPrefix.size(),
                                         path.size() - kModelsPrefix.size() - kRetrySuffix.size()));
-    if (!controller_.Retry(model))
-      co_return JsonResponse(404, {{"error", "unknown model " + model}});
-    co_return JsonResponse(202, {{"retrying", model}});
+    if (!controller_.Retry(model)) return JsonResponse(404, {{"error", "unknown model " + model}});
+    return JsonResponse(202, {{"retrying", model}});
   }
-  co_return JsonResponse(404, {{"error", "not found"}});
+  return JsonResponse(404, {{"error", "not found"}});
 }
 
 }  // namespace cmlr::daemon

@@ -10,6 +10,8 @@
 
 #include "common/http_server.h"
 #include "controllers/controller.h"
+#include "daemon/admin_auth.h"
+#include "daemon/event_stream.h"
 
 namespace cmlr::daemon {
 
@@ -26,27 +28,48 @@ struct Readiness {
 //   GET  /api/v1/status[/{name}]        the status model as JSON (404 for an unknown name)
 //   POST /api/v1/reconcile[?name=NAME]  reconcile now (202; 404 for an unknown name)
 //   POST /api/v1/models/{name}/retry    fresh attempts, reconcile now (202; 404 unknown)
-// Anything else is 404, or 405 with Allow for a known path and another method. No endpoint
-// returns a secret. Runs on the io_context thread; everything referenced must outlive it.
+//   GET  /api/v1/events                 Server-Sent Events of status changes (EventStream);
+//                                       503 when too many streams are open
+//   GET  /                              the status page
+// POST endpoints are checked by `admin` first: 401 (with WWW-Authenticate: Bearer) or 403
+// before anything else. Anything else is 404, or 405 with Allow for a known path and another
+// method. No endpoint returns a secret. Registers a status observer with `controller` for the
+// events. Runs on the io_context thread; everything referenced must outlive it, and the
+// controller must run no pass after it is destroyed.
 class HttpEndpoints {
  public:
   HttpEndpoints(controllers::Controller& controller, const Readiness& readiness,
-                std::vector<std::shared_ptr<prometheus::Collectable>> collectables)
-      : controller_(controller), readiness_(readiness), collectables_(std::move(collectables)) {}
+                std::vector<std::shared_ptr<prometheus::Collectable>> collectables,
+                AdminAuth admin = {}, EventStreamOptions events = {});
+  HttpEndpoints(const HttpEndpoints&) = delete;
+  HttpEndpoints& operator=(const HttpEndpoints&) = delete;
 
-  boost::asio::awaitable<std::optional<common::HttpResponse>> Handle(common::HttpRequest request);
+  // `context.remote_address` decides the loopback rule of the POST endpoints.
+  boost::asio::awaitable<std::optional<common::HttpReply>> Handle(
+      common::HttpRequest request, common::HttpRequestContext context);
 
   // The handler to give common::HttpServer.
-  common::HttpHandler Handler() {
-    return [this](common::HttpRequest request) { return Handle(std::move(request)); };
+  common::HttpStreamHandler Handler() {
+    return [this](common::HttpRequest request, common::HttpRequestContext context) {
+      return Handle(std::move(request), context);
+    };
   }
 
+  EventStream& events() { return events_; }
+
  private:
+  common::HttpResponse Respond(const common::HttpRequest& request,
+                               const common::HttpRequestContext& context);
   common::HttpResponse Metrics() const;
+  // The answer refusing a POST, or nullopt when `admin_` allows it.
+  std::optional<common::HttpResponse> RefusePost(const common::HttpRequest& request,
+                                                 const common::HttpRequestContext& context);
 
   controllers::Controller& controller_;
   const Readiness& readiness_;
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
+  AdminAuth admin_;
+  EventStream events_;
 };
 
 // A JSON answer: {"error": message} for errors.

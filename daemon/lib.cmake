@@ -4,6 +4,7 @@
 # not include it.
 include(${CMAKE_CURRENT_LIST_DIR}/status_page/status_page.cmake)
 add_library(cmlr_daemon_lib
+  ${CMAKE_CURRENT_LIST_DIR}/admin_auth.cc
   ${CMAKE_CURRENT_LIST_DIR}/cli_commands.cc
   ${CMAKE_CURRENT_LIST_DIR}/cml_connection.cc
   ${CMAKE_CURRENT_LIST_DIR}/daemon_client.cc
@@ -12,6 +13,7 @@ add_library(cmlr_daemon_lib
   ${CMAKE_CURRENT_LIST_DIR}/desired_state_watcher.cc
   ${CMAKE_CURRENT_LIST_DIR}/doctor.cc
   ${CMAKE_CURRENT_LIST_DIR}/doctor_command.cc
+  ${CMAKE_CURRENT_LIST_DIR}/event_stream.cc
   ${CMAKE_CURRENT_LIST_DIR}/http_endpoints.cc
   ${CMAKE_CURRENT_LIST_DIR}/logging.cc
   ${CMAKE_CURRENT_LIST_DIR}/plan_apply_commands.cc

@@ -1,5 +1,7 @@
 #include "daemon/http_endpoints.h"
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -8,9 +10,11 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/http.hpp>
 
+#include "daemon/event_stream.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_cml_client.h"
 
@@ -43,18 +47,29 @@ class HttpEndpointsTest : public ::testing::Test {
     controller_.SetDesiredState(*snapshot);
   }
 
-  common::HttpResponse Call(http::verb method, std::string target) {
+  // The reply of `endpoints` to one request from `peer`, with `authorization` unless empty.
+  common::HttpReply CallReply(HttpEndpoints& endpoints, http::verb method, std::string target,
+                              const char* peer = "127.0.0.1", std::string authorization = "") {
     common::HttpRequest request{method, target, 11};
-    std::optional<common::HttpResponse> response;
+    if (!authorization.empty()) request.set(http::field::authorization, authorization);
+    const common::HttpRequestContext context{.remote_address = net::ip::make_address(peer)};
+    std::optional<common::HttpReply> reply;
     net::co_spawn(
-        io_, [&]() -> net::awaitable<void> { response = co_await endpoints_.Handle(request); },
+        io_, [&]() -> net::awaitable<void> { reply = co_await endpoints.Handle(request, context); },
         [](std::exception_ptr e) {
           if (e) std::rethrow_exception(e);
         });
     io_.restart();
-    io_.run();
-    EXPECT_TRUE(response.has_value()) << target;
-    return response ? *response : common::HttpResponse{};
+    io_.poll();
+    EXPECT_TRUE(reply.has_value()) << target;
+    return reply ? std::move(*reply) : common::HttpReply{};
+  }
+  common::HttpResponse Call(http::verb method, std::string target, const char* peer = "127.0.0.1",
+                            std::string authorization = "") {
+    common::HttpReply reply =
+        CallReply(endpoints_, method, std::move(target), peer, std::move(authorization));
+    EXPECT_EQ(reply.stream, nullptr);
+    return reply.response;
   }
 
   net::io_context io_;
@@ -122,6 +137,108 @@ TEST_F(HttpEndpointsTest, RejectsWrongMethodsAndPaths) {
   EXPECT_EQ(post_metrics.result_int(), 405);
   EXPECT_EQ(post_metrics[http::field::allow], "GET");
   EXPECT_EQ(Call(http::verb::get, "/nope").result_int(), 404);
+}
+
+// Verifies that without an admin token the POST endpoints are refused (403) to a
+// non-loopback peer, before looking at the model, and accepted from IPv4 and IPv6 loopback.
+TEST_F(HttpEndpointsTest, PostsOnlyFromLoopbackWithoutToken) {
+  const common::HttpResponse remote =
+      Call(http::verb::post, "/api/v1/reconcile?name=churn", "192.0.2.10");
+  EXPECT_EQ(remote.result_int(), 403);
+  EXPECT_NE(json::parse(remote.body())["error"].get<std::string>().find("loopback"),
+            std::string::npos);
+  EXPECT_EQ(Call(http::verb::post, "/api/v1/models/nope/retry", "192.0.2.10").result_int(), 403);
+  EXPECT_EQ(Call(http::verb::post, "/api/v1/reconcile", "::1").result_int(), 202);
+  EXPECT_EQ(Call(http::verb::post, "/api/v1/models/churn/retry", "127.0.0.1").result_int(), 202);
+  // GET endpoints stay open to everyone.
+  EXPECT_EQ(Call(http::verb::get, "/api/v1/status", "192.0.2.10").result_int(), 200);
+}
+
+// Verifies that with an admin token file every POST needs the bearer token (401 with
+// WWW-Authenticate otherwise, loopback included), and 202 with it from any peer.
+TEST_F(HttpEndpointsTest, PostsNeedBearerTokenWithTokenFile) {
+  const auto file = std::filesystem::temp_directory_path() /
+                    ("cmlr-endpoints-token-" + std::to_string(::getpid()));
+  std::ofstream(file) << "tok-123\n";
+  auto admin = AdminAuth::FromTokenFile(file.string());
+  std::filesystem::remove(file);
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  HttpEndpoints guarded{controller_, readiness_, {registry_}, std::move(*admin)};
+
+  const common::HttpResponse missing =
+      CallReply(guarded, http::verb::post, "/api/v1/reconcile").response;
+  EXPECT_EQ(missing.result_int(), 401);
+  EXPECT_EQ(missing[http::field::www_authenticate], R"(Bearer realm="cml-reconciler")");
+  const common::HttpResponse wrong =
+      CallReply(guarded, http::verb::post, "/api/v1/models/churn/retry", "127.0.0.1",
+                "Bearer tok-124")
+          .response;
+  EXPECT_EQ(wrong.result_int(), 401);
+  EXPECT_NE(std::string(wrong[http::field::www_authenticate]).find("invalid_token"),
+            std::string::npos);
+  EXPECT_EQ(CallReply(guarded, http::verb::post, "/api/v1/reconcile?name=churn", "192.0.2.10",
+                      "Bearer tok-123")
+                .response.result_int(),
+            202);
+  EXPECT_EQ(CallReply(guarded, http::verb::post, "/api/v1/models/churn/retry", "127.0.0.1",
+                      "Bearer tok-123")
+                .response.result_int(),
+            202);
+  // No secret in any answer, and GET needs no token.
+  EXPECT_EQ(missing.body().find("tok-123"), std::string::npos);
+  EXPECT_EQ(
+      CallReply(guarded, http::verb::get, "/api/v1/status", "192.0.2.10").response.result_int(),
+      200);
+}
+
+// Reads what a stream's server would write, as it comes.
+net::awaitable<void> DrainStream(std::shared_ptr<common::HttpStream> stream, std::string* text) {
+  for (;;) {
+    std::optional<std::string> data = co_await stream->Next(1 << 20);
+    if (!data) co_return;
+    *text += *data;
+  }
+}
+
+// Verifies GET /api/v1/events: an SSE stream whose first events are every model's ENTRY,
+// then one event per status change told by the controller's observer; open to any peer.
+TEST_F(HttpEndpointsTest, StreamsEventsWithSnapshotFirst) {
+  common::HttpReply reply = CallReply(endpoints_, http::verb::get, "/api/v1/events", "192.0.2.10");
+  ASSERT_NE(reply.stream, nullptr);
+  EXPECT_EQ(reply.response.result_int(), 200);
+  EXPECT_EQ(reply.response[http::field::content_type], "text/event-stream");
+  EXPECT_EQ(reply.response[http::field::cache_control], "no-cache");
+  std::string text;
+  net::co_spawn(io_, DrainStream(reply.stream, &text), net::detached);
+  io_.restart();
+  io_.poll();
+  const json status = controller_.statuses().ToJson();
+  std::string expected;
+  for (const json& entry : status["models"])
+    expected += "event: model\ndata: " + entry.dump() + "\n\n";
+  EXPECT_EQ(text, expected);
+
+  text.clear();
+  endpoints_.events().OnStatus(*controller_.statuses().Find("churn"));  // no change: no event
+  io_.poll();
+  EXPECT_EQ(text, "");
+  reply.stream->Close();
+  io_.run();
+}
+
+// Verifies that streams beyond the limit are answered 503, and HEAD gets the headers only.
+TEST_F(HttpEndpointsTest, RefusesEventStreamsBeyondLimit) {
+  HttpEndpoints limited{controller_, readiness_, {registry_}, AdminAuth{}, {.max_clients = 1}};
+  common::HttpReply first = CallReply(limited, http::verb::get, "/api/v1/events");
+  ASSERT_NE(first.stream, nullptr);
+  common::HttpReply second = CallReply(limited, http::verb::get, "/api/v1/events");
+  EXPECT_EQ(second.stream, nullptr);
+  EXPECT_EQ(second.response.result_int(), 503);
+  common::HttpReply head = CallReply(limited, http::verb::head, "/api/v1/events");
+  EXPECT_EQ(head.stream, nullptr);
+  EXPECT_EQ(head.response.result_int(), 200);
+  EXPECT_EQ(CallReply(limited, http::verb::post, "/api/v1/events").response.result_int(), 405);
+  limited.events().CloseAll();
 }
 
 }  // namespace

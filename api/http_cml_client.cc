@@ -99,7 +99,8 @@ class HttpCmlClient::Impl {
       throttled_.Increment(common::ToSeconds(*waited));
 
       HttpRequest request{method, url_.path_prefix + target, 11};
-      request.set(http::field::authorization, "Bearer " + options_.api_key.Reveal());
+      request.set(http::field::authorization,
+                  "Bearer " + options_.api_key_source->Current().Reveal());
       request.set(http::field::accept, "application/json");
       request.set(http::field::user_agent, options_.user_agent);
       if (payload.has_value()) {
@@ -301,12 +302,8 @@ class HttpCmlClient::Impl {
 
   // The key never leaves in a message, even if a server echoes it.
   Status Scrub(const Status& status) const {
-    const std::string& key = options_.api_key.Reveal();
-    if (key.size() < 4 || status.message().find(key) == std::string::npos) return status;
-    std::string message = status.message();
-    for (std::size_t at = message.find(key); at != std::string::npos; at = message.find(key)) {
-      message.replace(at, key.size(), "[redacted]");
-    }
+    std::string message = options_.api_key_source->Redact(status.message());
+    if (message == status.message()) return status;
     return WithMessage(status, std::move(message));
   }
 
@@ -336,7 +333,11 @@ StatusOr<std::unique_ptr<HttpCmlClient>> HttpCmlClient::Create(
                                         ", which is not a loopback host: use https:// or allow "
                                         "insecure HTTP explicitly");
   }
-  if (options.api_key.empty()) return common::InvalidArgumentError("the API key is empty");
+  if (options.api_key_source == nullptr) {
+    if (options.api_key.empty()) return common::InvalidArgumentError("the API key is empty");
+    options.api_key_source = std::make_shared<ApiKeySource>(std::move(options.api_key));
+  }
+  options.api_key = Secret();
   if (logger == nullptr) return common::InvalidArgumentError("a logger is required");
   StatusOr<std::unique_ptr<HttpTransport>> transport = HttpTransport::Create(
       std::move(executor), clock, *url,
@@ -364,6 +365,9 @@ void HttpCmlClient::SetCallObserver(CallObserver observer) {
 void HttpCmlClient::CloseIdleConnections() { impl_->transport_->CloseIdle(); }
 std::size_t HttpCmlClient::connections_opened() const {
   return impl_->transport_->connections_opened();
+}
+const std::shared_ptr<ApiKeySource>& HttpCmlClient::api_key_source() const {
+  return impl_->options_.api_key_source;
 }
 
 namespace {

@@ -17,8 +17,10 @@
 namespace cmlr::api {
 
 struct HttpCmlClientOptions {
-  std::string base_url;              // "https://<workspace domain>" (see ResolveBaseUrl)
-  Secret api_key;                    // sent as "Authorization: Bearer ..."; never logged
+  std::string base_url;  // "https://<workspace domain>" (see ResolveBaseUrl)
+  Secret api_key;        // sent as "Authorization: Bearer ..."; never logged
+  // Where the key comes from at each request (a rotated key file); when set, api_key is unused.
+  std::shared_ptr<ApiKeySource> api_key_source;
   std::string ca_file;               // extra PEM trust anchors besides the system store
   bool allow_insecure_http = false;  // plain http:// to a host that is not loopback
   common::Duration connect_timeout = std::chrono::seconds(10);  // resolve + TCP connect
@@ -52,7 +54,7 @@ struct HttpCmlClientOptions {
 class HttpCmlClient final : public CmlClient {
  public:
   // INVALID_ARGUMENT for a malformed URL, plain http:// to a non-loopback host without
-  // allow_insecure_http, an empty key or an unreadable CA file.
+  // allow_insecure_http, an empty key (and no source) or an unreadable CA file.
   [[nodiscard]] static common::StatusOr<std::unique_ptr<HttpCmlClient>> Create(
       boost::asio::any_io_executor executor, common::Clock& clock, HttpCmlClientOptions options,
       prometheus::Registry& registry, std::shared_ptr<spdlog::logger> logger);
@@ -102,6 +104,8 @@ class HttpCmlClient final : public CmlClient {
   void CloseIdleConnections();
   // Connections opened so far (tests of keep-alive reuse).
   std::size_t connections_opened() const;
+  // The key's source (a fixed one when the options gave only api_key).
+  const std::shared_ptr<ApiKeySource>& api_key_source() const;
 
  private:
   class Impl;

@@ -35,8 +35,10 @@ common::StatusOr<std::unique_ptr<HttpModelServiceClient>> HttpModelServiceClient
       std::unique_ptr<HttpTransport> transport,
       HttpTransport::Create(std::move(executor), clock, url,
                             {.max_response_bytes = 5 * 1024 * 1024, .ca_file = options.ca_file}));
+  std::shared_ptr<ApiKeySource> key = std::move(options.api_key_source);
+  if (key == nullptr) key = std::make_shared<ApiKeySource>(std::move(options.api_key));
   return std::unique_ptr<HttpModelServiceClient>(
-      new HttpModelServiceClient(std::move(url), std::move(options.api_key), std::move(transport)));
+      new HttpModelServiceClient(std::move(url), std::move(key), std::move(transport)));
 }
 
 boost::asio::awaitable<common::StatusOr<ModelAnswer>> HttpModelServiceClient::Call(
@@ -45,7 +47,7 @@ boost::asio::awaitable<common::StatusOr<ModelAnswer>> HttpModelServiceClient::Ca
                       url_.path_prefix + "/model?accessKey=" + PercentEncode(access_key), 11};
   request.set(http::field::content_type, "application/json");
   request.set(http::field::accept, "application/json");
-  if (authenticate) request.set(http::field::authorization, "Bearer " + key_.Reveal());
+  if (authenticate) request.set(http::field::authorization, "Bearer " + key_->Current().Reveal());
   request.body() = "{\"request\":" + request_json + "}";
   TransportResult result = co_await transport_->Send(std::move(request), timeout);
   if (!result.response.ok()) co_return result.response.status().Annotate("model service");

@@ -42,6 +42,8 @@ class ModelServiceClient {
 struct ModelServiceOptions {
   std::string base_url;  // "https://modelservice.<domain>" (see ModelServiceUrl)
   Secret api_key;        // bearer key for models with authentication on
+  // Where the key comes from at each call (a rotated key file); when set, api_key is unused.
+  std::shared_ptr<ApiKeySource> api_key_source;
   std::string ca_file;
   bool allow_insecure_http = false;  // plain http:// to a host that is not loopback
 };
@@ -65,11 +67,12 @@ class HttpModelServiceClient final : public ModelServiceClient {
                                                              common::Duration timeout) override;
 
  private:
-  HttpModelServiceClient(BaseUrl url, Secret key, std::unique_ptr<HttpTransport> transport)
+  HttpModelServiceClient(BaseUrl url, std::shared_ptr<ApiKeySource> key,
+                         std::unique_ptr<HttpTransport> transport)
       : url_(std::move(url)), key_(std::move(key)), transport_(std::move(transport)) {}
 
   BaseUrl url_;
-  Secret key_;
+  std::shared_ptr<ApiKeySource> key_;
   std::unique_ptr<HttpTransport> transport_;
 };
 

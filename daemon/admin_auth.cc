@@ -68,6 +68,11 @@ std::optional<AdminAuth::FileStamp> AdminAuth::StampOf(const std::string& path) 
                                info.st_mtim.tv_nsec};
 }
 
+common::StatusOr<AdminAuth> AdminAuth::FromFlag(std::string token_file) {
+  if (token_file.empty()) return AdminAuth();
+  return FromTokenFile(std::move(token_file));
+}
+
 common::StatusOr<AdminAuth> AdminAuth::FromTokenFile(std::string path) {
   AdminAuth auth;
   auth.path_ = std::move(path);

@@ -27,6 +27,10 @@ class AdminAuth {
   // Loopback peers only.
   AdminAuth() = default;
 
+  // What --admin-token-file asks for: loopback only when `token_file` is empty, else
+  // FromTokenFile(token_file).
+  [[nodiscard]] static common::StatusOr<AdminAuth> FromFlag(std::string token_file);
+
   // Reads the token (surrounding whitespace trimmed). INVALID_ARGUMENT when the file cannot be
   // read or holds no token: start-up fails rather than leave the endpoints open.
   [[nodiscard]] static common::StatusOr<AdminAuth> FromTokenFile(std::string path);

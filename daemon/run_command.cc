@@ -111,7 +111,13 @@ int RunDaemon(DaemonOptions options) {
         controller.SetDesiredState(loaded.snapshot);
       });
 
-  HttpEndpoints endpoints(controller, readiness, {registry, std::make_shared<ProcessMetrics>()});
+  auto admin = AdminAuth::FromFlag(options.admin_token_file);
+  if (!admin.ok()) {
+    std::fprintf(stderr, "cml-reconciler run: %s\n", admin.status().message().c_str());
+    return 1;
+  }
+  HttpEndpoints endpoints(controller, readiness, {registry, std::make_shared<ProcessMetrics>()},
+                          std::move(*admin));
   auto server = common::HttpServer::Create(io.get_executor(),
                                            {.listen = options.listen, .max_body_bytes = 64 * 1024},
                                            endpoints.Handler());

@@ -81,6 +81,18 @@ TEST_F(AdminAuthTest, ReloadsChangedTokenFile) {
   EXPECT_EQ(auth->Check("Bearer third", Address("127.0.0.1")), Decision::kAllowed);
 }
 
+// Verifies that an unset flag means loopback only, and a set one reads the file.
+TEST_F(AdminAuthTest, FromFlagChoosesTheMode) {
+  auto unset = AdminAuth::FromFlag("");
+  ASSERT_TRUE(unset.ok()) << unset.status();
+  EXPECT_FALSE(unset->token_required());
+  auto set = AdminAuth::FromFlag(WriteToken("t0k").string());
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_TRUE(set->token_required());
+  EXPECT_EQ(set->Check("Bearer t0k", Address("192.0.2.1")), Decision::kAllowed);
+  EXPECT_FALSE(AdminAuth::FromFlag((dir_ / "missing").string()).ok());
+}
+
 // Verifies that a missing or empty token file fails at start-up.
 TEST_F(AdminAuthTest, RejectsMissingOrEmptyFile) {
   EXPECT_EQ(AdminAuth::FromTokenFile((dir_ / "missing").string()).status().code(),

@@ -203,10 +203,14 @@ net::awaitable<void> ServeRequests(std::shared_ptr<ServerState> state, Stream& s
     const unsigned version = request.version();
     std::optional<HttpReply> reply;
     try {
+      // The handler's arguments are consumed before co_await: GCC 12 may destroy temporaries
+      // of a co_await expression twice.
       if (state->stream_handler) {
-        reply = co_await state->stream_handler(std::move(request), context);
+        auto handling = state->stream_handler(std::move(request), context);
+        reply = co_await std::move(handling);
       } else {
-        std::optional<HttpResponse> plain = co_await state->handler(std::move(request));
+        auto handling = state->handler(std::move(request));
+        std::optional<HttpResponse> plain = co_await std::move(handling);
         if (plain) {
           reply.emplace();
           reply->response = std::move(*plain);

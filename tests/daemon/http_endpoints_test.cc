@@ -55,7 +55,11 @@ class HttpEndpointsTest : public ::testing::Test {
     const common::HttpRequestContext context{.remote_address = net::ip::make_address(peer)};
     std::optional<common::HttpReply> reply;
     net::co_spawn(
-        io_, [&]() -> net::awaitable<void> { reply = co_await endpoints.Handle(request, context); },
+        io_,
+        [&]() -> net::awaitable<void> {
+          auto handling = endpoints.Handle(request, context);  // no temporaries in co_await
+          reply = co_await std::move(handling);
+        },
         [](std::exception_ptr e) {
           if (e) std::rethrow_exception(e);
         });

@@ -256,7 +256,7 @@ net::awaitable<StatusOr<WriteAnswer>> ModelReconciler::Write(const std::string& 
                      .error = !result.ok(),
                      .message = result.ok() ? action.summary : result.ToString()});
   if (!logger_) co_return answer;
-  const std::string_view revision = status.revision.value_or("none");
+  const std::string revision = status.revision.value_or("none");
   if (result.ok()) {
     logger_->info("{} model={} {} revision={}", Verb(action.kind), name, detail, revision);
   } else {

@@ -83,6 +83,58 @@ TEST_F(DaemonE2eTest, ApplyConvergesExamplesAndPlanShowsChanges) {
   EXPECT_NE(changed.Stdout().find("create_deployment"), std::string::npos) << changed.Stdout();
 }
 
+// Verifies plan's machine and pull-request outputs (design 6): JSON with the revision and every
+// model, markdown with a table, and under --prune the deployments of a removed model.
+TEST_F(DaemonE2eTest, PlanSpeaksJsonMarkdownAndListsPrunes) {
+  const fs::path desired = dir_ / "desired";
+  CopyExamples(desired);
+  WriteFile(desired / "REVISION", "4f1c0de4f1c0de4f1c0de4f1c0de4f1c0de4f1c0\n");
+  std::vector<std::string> args = {"apply", "--desired", desired.string(), "--timeout", "60s"};
+  for (const std::string& flag : ClientFlags(emulator_)) args.push_back(flag);
+  Process apply(DaemonBinary(), args);
+  ASSERT_EQ(apply.Wait(seconds(90)), 0) << apply.Stdout() << apply.Stderr();
+
+  args = {"plan", "--desired", desired.string(), "-o", "json"};
+  for (const std::string& flag : ClientFlags(emulator_)) args.push_back(flag);
+  Process plan(DaemonBinary(), args);
+  ASSERT_EQ(plan.Wait(seconds(30)), 0) << plan.Stdout() << plan.Stderr();
+  const nlohmann::json json = nlohmann::json::parse(plan.Stdout());
+  EXPECT_EQ(json["revision"], "4f1c0de4f1c0de4f1c0de4f1c0de4f1c0de4f1c0");
+  EXPECT_EQ(json["changes"], 0);
+  EXPECT_EQ(json["models"].size(), 5u);
+
+  // The plain example leaves the desired state; the examples share no CML model with it.
+  fs::remove(desired / "fraud-classifier.yaml");
+  Process unpruned(DaemonBinary(), args);
+  EXPECT_EQ(unpruned.Wait(seconds(30)), 0) << unpruned.Stdout() << unpruned.Stderr();
+  args.push_back("--prune");
+  Process pruned(DaemonBinary(), args);
+  ASSERT_EQ(pruned.Wait(seconds(30)), 2) << pruned.Stdout() << pruned.Stderr();
+  const nlohmann::json with_prune = nlohmann::json::parse(pruned.Stdout());
+  EXPECT_EQ(with_prune["changes"], 1);
+  const nlohmann::json& row = with_prune["models"].back();
+  EXPECT_EQ(row["name"], "fraud-classifier") << with_prune.dump(2);
+  EXPECT_EQ(row["prune"], true);
+  ASSERT_EQ(row["diffs"].size(), 1u);
+  EXPECT_EQ(row["diffs"][0]["desired"], "stopped (pruned)");
+
+  args[4] = "markdown";
+  Process markdown(DaemonBinary(), args);
+  ASSERT_EQ(markdown.Wait(seconds(30)), 2) << markdown.Stdout() << markdown.Stderr();
+  EXPECT_NE(markdown.Stdout().find("| Model | Sync | Health | Next action | Differences |"),
+            std::string::npos)
+      << markdown.Stdout();
+  EXPECT_NE(markdown.Stdout().find("**fraud-classifier** (prune)"), std::string::npos)
+      << markdown.Stdout();
+  EXPECT_NE(markdown.Stdout().find("`4f1c0de4f1c0de4f1c0de4f1c0de4f1c0de4f1c0`"),
+            std::string::npos);
+  // Nothing was written: plan only reads.
+  const int writes = emulator_.Writes();
+  Process again(DaemonBinary(), args);
+  again.Wait(seconds(30));
+  EXPECT_EQ(emulator_.Writes(), writes);
+}
+
 // Verifies the running daemon follows a git-sync style symlink swap, rejects an invalid edit
 // without any CML write while staying ready, and applies a valid edit after it.
 TEST_F(DaemonE2eTest, RunFollowsGitSyncSwapAndRejectsInvalidEdits) {

@@ -4,11 +4,19 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <regex>
+#include <set>
 #include <string>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 
 #include "tests/e2e/e2e_support.h"
 
@@ -309,6 +317,142 @@ TEST_F(DaemonE2eTest, DoctorPassesOnTheEmulatorAndNamesSparseFields) {
   EXPECT_NE(sparse.Stdout().find("model_version_metadata.mlflow_metadata"), std::string::npos)
       << sparse.Stdout();
   EXPECT_EQ(emulator_.Calls().value("writes", -1), 0) << "doctor wrote to CML";
+}
+
+// Opens GET /api/v1/events on 127.0.0.1:port and hands `on_text` the decoded body each time more
+// arrives, until it returns true, the stream ends or `deadline` passes. Returns how the reading
+// ended ("" when on_text was satisfied) and the status code.
+struct EventsRead {
+  int status = 0;
+  std::string content_type;
+  std::string text;
+  std::string end;        // "" when on_text returned true, else the error that ended the reading
+  bool complete = false;  // the chunked body ended cleanly (last chunk seen)
+};
+EventsRead ReadEvents(int port, const std::function<bool(const std::string&)>& on_text,
+                      std::chrono::steady_clock::time_point deadline) {
+  namespace net = boost::asio;
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  net::io_context io;
+  EventsRead out;
+  net::co_spawn(
+      io,
+      [&]() -> net::awaitable<void> {
+        beast::tcp_stream stream(io);
+        stream.expires_at(deadline);
+        const net::ip::tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"),
+                                              static_cast<unsigned short>(port));
+        co_await stream.async_connect(endpoint, net::use_awaitable);
+        http::request<http::empty_body> request{http::verb::get, "/api/v1/events", 11};
+        request.set(http::field::host, "127.0.0.1");
+        request.set(http::field::accept, "text/event-stream");
+        co_await http::async_write(stream, request, net::use_awaitable);
+        beast::flat_buffer buffer;
+        http::response_parser<http::string_body> parser;
+        parser.body_limit(boost::none);
+        co_await http::async_read_header(stream, buffer, parser, net::use_awaitable);
+        out.status = parser.get().result_int();
+        out.content_type = std::string(parser.get()[http::field::content_type]);
+        while (!parser.is_done()) {
+          if (on_text(parser.get().body())) co_return;
+          co_await http::async_read_some(stream, buffer, parser, net::use_awaitable);
+        }
+        out.complete = true;
+        out.end = "end of stream";
+      },
+      [&](std::exception_ptr e) {
+        try {
+          if (e) std::rethrow_exception(e);
+        } catch (const std::exception& error) {
+          out.end = error.what();
+        }
+      });
+  io.run();
+  return out;
+}
+
+// The `event: model` ENTRYs in an SSE text, in order.
+std::vector<nlohmann::json> ModelEvents(const std::string& text) {
+  std::vector<nlohmann::json> entries;
+  const std::string marker = "event: model\ndata: ";
+  for (std::size_t at = text.find(marker); at != std::string::npos;
+       at = text.find(marker, at + 1)) {
+    const std::size_t start = at + marker.size();
+    const std::size_t end = text.find("\n\n", start);
+    if (end == std::string::npos) break;  // not complete yet
+    entries.push_back(nlohmann::json::parse(text.substr(start, end - start), nullptr, false));
+  }
+  return entries;
+}
+
+// Verifies the admin token and the events stream of the real daemon (design 7): POSTs need the
+// bearer token even from loopback; /api/v1/events first lists every model, then follows them
+// while they converge; SIGTERM ends an open stream cleanly and the daemon exits 0 in time.
+TEST_F(DaemonE2eTest, AdminTokenAndEventStream) {
+  const fs::path desired = dir_ / "desired";
+  CopyExamples(desired);
+  WriteFile(dir_ / "admin-token", "  e2e-admin-token\n");
+  const int port = StartDaemon(desired, {"--admin-token-file", (dir_ / "admin-token").string()});
+  ASSERT_GT(port, 0) << daemon_->Stderr();
+
+  const std::size_t models = DaemonStatus(port)["models"].size();
+  ASSERT_GE(models, 2u);
+  // The first `models` events are the snapshot: every model once. Then changes follow until
+  // every model has been seen converged.
+  std::set<std::string> snapshot, converged;
+  std::size_t received = 0;
+  const EventsRead events = ReadEvents(
+      port,
+      [&](const std::string& text) {
+        const std::vector<nlohmann::json> entries = ModelEvents(text);
+        received = entries.size();
+        snapshot.clear();
+        for (std::size_t i = 0; i < entries.size(); ++i) {
+          const nlohmann::json& entry = entries[i];
+          if (!entry.is_object()) continue;
+          if (i < models) snapshot.insert(entry.value("name", ""));
+          if (entry["health"] == "Suspended" ||
+              (entry["sync"] == "Synced" && entry["health"] == "Healthy")) {
+            converged.insert(entry.value("name", ""));
+          }
+        }
+        return received > models && converged.size() == models;
+      },
+      std::chrono::steady_clock::now() + seconds(90));
+  EXPECT_EQ(events.end, "") << events.text << daemon_->Stderr();
+  EXPECT_EQ(events.status, 200);
+  EXPECT_EQ(events.content_type, "text/event-stream");
+  EXPECT_EQ(snapshot.size(), models);
+  EXPECT_GT(received, models);
+  const std::set<std::string>& names = snapshot;
+
+  const std::string target = "/api/v1/reconcile?name=" + *names.begin();
+  EXPECT_EQ(Http("POST", port, target).status, 401);
+  EXPECT_EQ(Http("POST", port, target, "", "wrong-token").status, 401);
+  EXPECT_EQ(Http("POST", port, target, "", "e2e-admin-token").status, 202);
+  EXPECT_EQ(Http("POST", port, "/api/v1/models/" + *names.begin() + "/retry", "", "e2e-admin-token")
+                .status,
+            202);
+  EXPECT_EQ(Http("GET", port, "/api/v1/status").status, 200);  // reads need no token
+
+  // SIGTERM with a stream open: the stream ends cleanly and the daemon exits 0 in time.
+  bool signalled = false;
+  const auto sent = std::chrono::steady_clock::now();
+  const EventsRead ended = ReadEvents(
+      port,
+      [&](const std::string& text) {
+        if (!signalled && text.find("event: model") != std::string::npos) {
+          daemon_->Signal(SIGTERM);
+          signalled = true;
+        }
+        return false;
+      },
+      std::chrono::steady_clock::now() + seconds(10));
+  EXPECT_TRUE(signalled);
+  EXPECT_TRUE(ended.complete) << ended.end;
+  EXPECT_EQ(daemon_->Wait(std::chrono::milliseconds(10000)), 0) << daemon_->Stderr();
+  EXPECT_LT(std::chrono::steady_clock::now() - sent, seconds(10));
 }
 
 }  // namespace

@@ -12,10 +12,11 @@ namespace cmlr::daemon {
 common::StatusOr<std::unique_ptr<api::HttpCmlClient>> CreateCmlClient(
     boost::asio::any_io_executor executor, common::Clock& clock, const DaemonOptions& options,
     prometheus::Registry& registry, std::shared_ptr<spdlog::logger> logger) {
-  CMLR_ASSIGN_OR_RETURN(api::Secret key, api::LoadApiKey(options.api_key_file));
+  CMLR_ASSIGN_OR_RETURN(std::shared_ptr<api::ApiKeySource> key,
+                        api::ApiKeySource::Create(options.api_key_file, clock, logger));
   CMLR_ASSIGN_OR_RETURN(std::string base_url, api::ResolveBaseUrl(options.cml_url));
   api::HttpCmlClientOptions client_options{.base_url = base_url,
-                                           .api_key = std::move(key),
+                                           .api_key_source = std::move(key),
                                            .ca_file = options.ca_file,
                                            .allow_insecure_http = options.insecure_http,
                                            .qps = options.api_qps,
@@ -25,15 +26,18 @@ common::StatusOr<std::unique_ptr<api::HttpCmlClient>> CreateCmlClient(
 }
 
 common::StatusOr<std::unique_ptr<api::HttpModelServiceClient>> CreateModelServiceClient(
-    boost::asio::any_io_executor executor, common::Clock& clock, const DaemonOptions& options) {
+    boost::asio::any_io_executor executor, common::Clock& clock, const DaemonOptions& options,
+    std::shared_ptr<spdlog::logger> logger) {
   CMLR_ASSIGN_OR_RETURN(std::string cml_url, api::ResolveBaseUrl(options.cml_url));
   CMLR_ASSIGN_OR_RETURN(std::string url, api::ModelServiceUrl(options.model_service_url, cml_url));
-  CMLR_ASSIGN_OR_RETURN(api::Secret key, api::LoadApiKey(options.model_api_key_file.empty()
-                                                             ? options.api_key_file
-                                                             : options.model_api_key_file));
+  CMLR_ASSIGN_OR_RETURN(
+      std::shared_ptr<api::ApiKeySource> key,
+      api::ApiKeySource::Create(
+          options.model_api_key_file.empty() ? options.api_key_file : options.model_api_key_file,
+          clock, std::move(logger)));
   auto client = api::HttpModelServiceClient::Create(executor, clock,
                                                     {.base_url = url,
-                                                     .api_key = std::move(key),
+                                                     .api_key_source = std::move(key),
                                                      .ca_file = options.ca_file,
                                                      .allow_insecure_http = options.insecure_http});
   if (!client.ok()) return client.status().Annotate("--model-service-url");

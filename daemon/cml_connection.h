@@ -15,7 +15,8 @@
 
 namespace cmlr::daemon {
 
-// The CML client the flags describe: the key from --api-key-file or $CDSW_APIV2_KEY, the URL
+// The CML client the flags describe: the key from --api-key-file (re-read when the file changes,
+// see api::ApiKeySource; the client's api_key_source()) or $CDSW_APIV2_KEY, the URL
 // from --cml-url or https://$CDSW_DOMAIN, TLS verified against the system store plus --ca-file,
 // plain http:// only to loopback unless --insecure-http. INVALID_ARGUMENT (fail fast at
 // start-up) when any of that is missing or unreadable; the message never holds the key.
@@ -24,11 +25,13 @@ namespace cmlr::daemon {
     prometheus::Registry& registry, std::shared_ptr<spdlog::logger> logger);
 
 // The model service the flags describe (design 4b): --model-service-url or the default derived
-// from the CML URL; the key from --model-api-key-file, else the API key. INVALID_ARGUMENT (fail
-// fast) when a URL is malformed or a key unreadable.
+// from the CML URL; the key from --model-api-key-file, else the API key (a file is re-read when
+// it changes; `logger`, may be null, gets the reload lines). INVALID_ARGUMENT (fail fast) when a
+// URL is malformed or a key unreadable.
 [[nodiscard]] common::StatusOr<std::unique_ptr<api::HttpModelServiceClient>>
 CreateModelServiceClient(boost::asio::any_io_executor executor, common::Clock& clock,
-                         const DaemonOptions& options);
+                         const DaemonOptions& options,
+                         std::shared_ptr<spdlog::logger> logger = nullptr);
 
 // One authenticated GET of the runtime catalogue over the bare transport, for what the typed
 // client does not show: whether TLS was used (and verified, or the exchange fails) and how far

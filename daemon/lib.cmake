@@ -15,6 +15,7 @@ add_library(cmlr_daemon_lib
   ${CMAKE_CURRENT_LIST_DIR}/doctor_command.cc
   ${CMAKE_CURRENT_LIST_DIR}/event_stream.cc
   ${CMAKE_CURRENT_LIST_DIR}/http_endpoints.cc
+  ${CMAKE_CURRENT_LIST_DIR}/key_health.cc
   ${CMAKE_CURRENT_LIST_DIR}/logging.cc
   ${CMAKE_CURRENT_LIST_DIR}/plan_apply_commands.cc
   ${CMAKE_CURRENT_LIST_DIR}/plan_report.cc

@@ -23,6 +23,7 @@
 #include "daemon/daemon_metrics.h"
 #include "daemon/desired_state_watcher.h"
 #include "daemon/http_endpoints.h"
+#include "daemon/key_health.h"
 #include "daemon/logging.h"
 #include "daemon/process_metrics.h"
 
@@ -65,16 +66,14 @@ int RunDaemon(DaemonOptions options) {
     std::fprintf(stderr, "cml-reconciler run: %s\n", client.status().message().c_str());
     return 1;
   }
-  auto model_service = CreateModelServiceClient(io.get_executor(), clock, options);
+  auto model_service = CreateModelServiceClient(io.get_executor(), clock, options, logger);
   if (!model_service.ok()) {
     std::fprintf(stderr, "cml-reconciler run: %s\n", model_service.status().message().c_str());
     return 1;
   }
   Readiness readiness{.desired_state_loaded = true};
-  (*client)->SetCallObserver([&readiness](const api::CallRecord& call) {
-    if (call.http_status == 0) return;  // no answer: says nothing about the key
-    readiness.authentication_failed = call.http_status == 401 || call.http_status == 403;
-  });
+  KeyHealthMonitor key_health(clock, **client, (*client)->api_key_source(), readiness, logger);
+  key_health.Start(io.get_executor());
 
   controllers::ControllerOptions controller_options{.concurrency = options.concurrency};
   controller_options.reconciler.dry_run = options.dry_run;
@@ -175,6 +174,7 @@ int RunDaemon(DaemonOptions options) {
       exit_code = 1;
     }
     (*client)->CloseIdleConnections();
+    key_health.Stop();
     hard_deadline.cancel();
     signals.cancel();
     watcher.Stop();

@@ -767,5 +767,54 @@ INSTANTIATE_TEST_SUITE_P(
                                 "registration=1s,succeeded-phase"}),
     [](const ::testing::TestParamInfo<QuirkCase>& param) { return param.param.name; });
 
+// Verifies the Secret rotation story (design 7): a daemon started with a key file CML refuses
+// is not ready (/readyz 503) and changes nothing; once the file holds the accepted key, it
+// becomes ready without a restart and converges, using the new key. With --log-format json,
+// every log line is one JSON object with a level of the contract and the key in none of them.
+TEST_F(ReliabilityTest, RotatedKeyFileMakesTheDaemonReadyWithoutARestart) {
+  const std::string accepted = Canary();
+  Emulator emulator(EmulatorOptions{.api_key = accepted});
+  ASSERT_GT(emulator.port(), 0) << emulator.process().Stderr();
+  std::vector<ModelSpec> models = ThreeModels();
+  WriteDesired(desired_, models);
+  const fs::path key_file = dir_ / "rotated-key";
+  WriteFileAtomically(key_file, "revoked-key-" + std::to_string(::getpid()) + "\n");
+  std::vector<std::string> flags = RunFlags(desired_, emulator, {"--log-format", "json"});
+  const auto key_flag = std::find(flags.begin(), flags.end(), "--api-key-file");
+  ASSERT_NE(key_flag, flags.end());
+  *std::next(key_flag) = key_file.string();
+  Daemon daemon(flags);
+  ASSERT_GT(daemon.port(), 0) << daemon.Output();
+
+  EXPECT_TRUE(
+      WaitFor([&] { return Http("GET", daemon.port(), "/readyz").status == 503; }, seconds(30)))
+      << Tail(daemon.Output());
+  EXPECT_EQ(emulator.Writes(), 0);
+
+  WriteFileAtomically(key_file, accepted + "\n");
+  EXPECT_TRUE(
+      WaitFor([&] { return Http("GET", daemon.port(), "/readyz").status == 200; }, seconds(30)))
+      << Tail(daemon.Output());
+  ExpectConverged(emulator, daemon, models, seconds(90));
+
+  const std::string log = daemon.Output();
+  EXPECT_EQ(log.find(accepted), std::string::npos) << "the key is in the daemon's log";
+  std::istringstream lines(log);
+  std::map<std::string, int> messages;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    const json entry = json::parse(line, nullptr, false);
+    ASSERT_TRUE(entry.is_object()) << line;
+    const std::string level = entry.value("level", "");
+    EXPECT_TRUE(level == "trace" || level == "debug" || level == "info" || level == "warn" ||
+                level == "error")
+        << line;
+    EXPECT_TRUE(entry.contains("time") && entry.contains("msg")) << line;
+    ++messages[entry.value("msg", "")];
+  }
+  EXPECT_GT(messages["Reloaded the API key"], 0) << log;
+  EXPECT_GT(messages["CML accepts the API key; ready"], 0) << log;
+}
+
 }  // namespace
 }  // namespace cmlr::e2e

@@ -68,6 +68,15 @@ bool DesiredStateLoaded(const json& response) {
   return at != it->end() && !at->is_null();
 }
 
+// "the daemon rejected its latest desired state: MESSAGE" when desiredState.result is
+// "failure", else "".
+std::string Rejection(const json& response) {
+  const auto it = response.find("desiredState");
+  if (it == response.end() || StringAt(*it, "result") != "failure") return "";
+  const std::string message = StringAt(*it, "message");
+  return "the daemon rejected its latest desired state" + (message.empty() ? "" : ": " + message);
+}
+
 std::string Names(const std::vector<ModelProblem>& problems) {
   std::string text;
   for (std::size_t i = 0; i < problems.size() && i < kMaxNamesPerLine; ++i) {
@@ -155,12 +164,17 @@ WaitDecision DecideWait(const json& response, const WaitRequest& request) {
     decision.note = fmt::format("the daemon serves revision {}, waiting for {}",
                                 OrNone(StringAt(response, "revision")), *request.revision);
   }
+  // Said while waiting only: the daemon goes on with the previous desired state.
+  const std::string rejection = Rejection(response);
   if (!stalled.empty()) {
     decision.state = WaitState::kStalled;
     decision.problems = std::move(stalled);
   } else if (!waiting.empty() || !decision.note.empty()) {
     decision.state = WaitState::kWaiting;
     decision.problems = std::move(waiting);
+    if (!rejection.empty()) {
+      decision.note += (decision.note.empty() ? "" : "; ") + rejection;
+    }
   } else {
     decision.state = WaitState::kDone;
   }

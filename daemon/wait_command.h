@@ -26,7 +26,8 @@ struct WaitRequest {
   WaitFor mode = WaitFor::kHealthy;
   // When set, a model only counts (ready or stalled) once its status was computed from this
   // source revision of the desired state (the entry's "revision", design 12), so that a CI job
-  // that just pushed a commit does not accept the statuses of the previous one.
+  // that just pushed a commit does not accept the statuses of the previous one. A model whose
+  // spec that commit left alone gets the new revision at its next pass (within --resync).
   std::optional<std::string> revision;
 };
 
@@ -52,8 +53,9 @@ struct WaitDecision {
   WaitState state = WaitState::kWaiting;
   // kWaiting: the models not ready; kStalled: the stalled ones only. Sorted by name.
   std::vector<ModelProblem> problems;
-  // Something about the daemon as a whole that keeps it waiting: no desired state loaded yet,
-  // a status answer without a models list, or the revision it serves. Empty otherwise.
+  // Something about the daemon as a whole, said while waiting: no desired state loaded yet, a
+  // status answer without a models list, the revision it serves, a rejected desired state.
+  // Empty otherwise.
   std::string note;
   // The number of models the decision covered (named, or all of the daemon's).
   std::size_t models = 0;

@@ -223,6 +223,19 @@ TEST(DecideWaitTest, RevisionGatesEveryModel) {
   EXPECT_NE(moved_on.note.find("newer"), std::string::npos);
 }
 
+// Verifies that a rejected desired state is noted while waiting, and does not stop a wait
+// whose models are ready (the daemon keeps the previous desired state).
+TEST(DecideWaitTest, NotesARejectedDesiredState) {
+  json status = Envelope({Entry("a", "OutOfSync", "Progressing")});
+  status["desiredState"]["result"] = "failure";
+  status["desiredState"]["message"] = "fraud.yaml:3:1: spec: unknown key";
+  const WaitDecision decision = DecideWait(status, {});
+  EXPECT_EQ(decision.state, WaitState::kWaiting);
+  EXPECT_NE(decision.note.find("fraud.yaml:3:1"), std::string::npos) << decision.note;
+  status["models"][0] = Entry("a", "Synced", "Healthy");
+  EXPECT_EQ(DecideWait(status, {}).state, WaitState::kDone);
+}
+
 // The wait loop with a fake clock: `answers` are returned one per poll (the last one repeats),
 // sleeping advances the clock.
 class WaitLoopTest : public ::testing::Test {

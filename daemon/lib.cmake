@@ -17,6 +17,8 @@ add_library(cmlr_daemon_lib
   ${CMAKE_CURRENT_LIST_DIR}/http_endpoints.cc
   ${CMAKE_CURRENT_LIST_DIR}/key_health.cc
   ${CMAKE_CURRENT_LIST_DIR}/logging.cc
+  ${CMAKE_CURRENT_LIST_DIR}/notification_events.cc
+  ${CMAKE_CURRENT_LIST_DIR}/notifier.cc
   ${CMAKE_CURRENT_LIST_DIR}/plan_apply_commands.cc
   ${CMAKE_CURRENT_LIST_DIR}/plan_report.cc
   ${CMAKE_CURRENT_LIST_DIR}/process_metrics.cc

@@ -25,6 +25,7 @@
 #include "daemon/http_endpoints.h"
 #include "daemon/key_health.h"
 #include "daemon/logging.h"
+#include "daemon/notifier.h"
 #include "daemon/process_metrics.h"
 
 namespace cmlr::daemon {
@@ -86,6 +87,13 @@ int RunDaemon(DaemonOptions options) {
   logger->info("Loaded desired state models={} files={} revision={}", initial.snapshot->size(),
                initial.files, initial.snapshot->revision().value_or("none"));
 
+  auto notifier = CreateNotifier(io.get_executor(), clock, options, metrics, logger);
+  if (!notifier.ok()) {
+    std::fprintf(stderr, "cml-reconciler run: %s\n", notifier.status().message().c_str());
+    return 1;
+  }
+  (*notifier)->Attach(controller);
+
   DesiredStateWatcher watcher(
       io.get_executor(), clock, paths, {.resync = options.resync_duration},
       [&](const config::LoadResult& loaded) {
@@ -95,11 +103,15 @@ int RunDaemon(DaemonOptions options) {
             logger->warn("Rejected desired state error=\"{}\"", error.ToString());
           }
           logger->warn("Kept the last good desired state errors={}", loaded.errors.size());
+          (*notifier)->DesiredStateRejected(
+              loaded.errors.size(), loaded.errors.empty() ? "" : loaded.errors.front().ToString(),
+              loaded.revision);
           controller.RejectDesiredState(
               loaded.errors.size(), loaded.errors.empty() ? "" : loaded.errors.front().ToString());
           return;
         }
         metrics.Loaded(*loaded.snapshot, clock.Now());
+        (*notifier)->DesiredStateAccepted();
         const auto changed =
             config::Snapshot::ChangedNames(controller.desired_state().get(), *loaded.snapshot);
         if (!changed.empty()) {
@@ -175,6 +187,7 @@ int RunDaemon(DaemonOptions options) {
     }
     (*client)->CloseIdleConnections();
     key_health.Stop();
+    (*notifier)->Stop();
     hard_deadline.cancel();
     signals.cancel();
     watcher.Stop();

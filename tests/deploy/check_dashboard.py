@@ -10,7 +10,7 @@
 - panels have unique ids, sit on the 24-column grid without overlapping, are of core types, and
   state their unit, which matches what each query returns (seconds for duration quantiles,
   bytes, ratios, per-second rates, timestamps);
-- annotations mark CML writes and desired-state loads; a dashboard link leads to the status
+- annotations mark CML writes, desired-state loads and rollbacks; a dashboard link leads to the status
   page (GET / of the instance);
 - every panel and annotation query, with Grafana's variables replaced by concrete values, is
   valid PromQL (`promtool check rules` on a generated rules file) and selects only metrics of
@@ -67,6 +67,7 @@ REQUIRED_METRICS = {
 REQUIRED_ANNOTATION_METRICS = {
     "CML writes": "cml_reconciler_actions_total",
     "desired-state loads": "cml_reconciler_desired_state_loads_total",
+    "rollbacks": "cml_reconciler_rollbacks_total",
 }
 # The variables every reconciler metric is filtered on, in the order each narrows the next.
 SCOPE_VARIABLES = ["namespace", "job", "instance"]

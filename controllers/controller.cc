@@ -27,6 +27,14 @@ void Controller::SetDesiredState(std::shared_ptr<const config::Snapshot> snapsho
       config::Snapshot::ChangedNames(snapshot_.get(), *snapshot);
   snapshot_ = std::move(snapshot);
   statuses_.set_desired_state({.at = clock_.Now(), .revision = snapshot_->revision()});
+  // A model whose spec the new revision leaves as it was is as synced with it as with the last:
+  // it carries the new revision at once (`wait --revision` need not wait for a resync).
+  for (const auto& [name, spec] : snapshot_->models()) {
+    ModelStatus* status = statuses_.Find(name);
+    if (status != nullptr && status->desired_digest == spec.digest) {
+      status->revision = snapshot_->revision();
+    }
+  }
   for (const std::string& name : changed) {
     // A model waiting for its first pass is listed (Unknown/Unknown), not missing.
     if (const config::ModelDeploymentSpec* spec = snapshot_->Find(name);

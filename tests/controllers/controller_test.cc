@@ -377,6 +377,13 @@ TEST_F(ControllerTest, RevisionReachesStatusAndHistory) {
   EXPECT_EQ(status.history.back().revision, "fedcba9876543210fedcba9876543210fedcba98");
   EXPECT_EQ(status.history.front().revision, "0123456789abcdef0123456789abcdef01234567");
 
+  // A new revision that leaves the spec as it was is stamped at once, before any pass.
+  SetDesired({bigger}, "00000000000000000000000000000000000000aa");
+  EXPECT_EQ(Status().revision, "00000000000000000000000000000000000000aa");
+  EXPECT_EQ(controller_->statuses().ToJson()["models"][0]["revision"],
+            "00000000000000000000000000000000000000aa");
+  SetDesired({bigger}, "fedcba9876543210fedcba9876543210fedcba98");
+
   controller_->RejectDesiredState(2, "fraud.yaml:3: resources.cpu: must be positive");
   envelope = controller_->statuses().ToJson();
   EXPECT_EQ(envelope["revision"], "fedcba9876543210fedcba9876543210fedcba98");

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/time_format.h"
+#include "controllers/planner.h"
 #include "controllers/reason.h"
 
 namespace cmlr::daemon {
@@ -12,8 +13,6 @@ namespace {
 
 using controllers::HistoryEntry;
 using controllers::ModelStatus;
-
-constexpr std::string_view kCreateDeployment = "create_model_deployment";
 
 bool ConditionTrue(const ModelStatus& status, std::string_view type) {
   const controllers::Condition* condition = status.FindCondition(type);
@@ -37,7 +36,8 @@ bool CorrectedDrift(const std::optional<ModelSummary>& previous, const ModelStat
   if (previous && previous->newest_history && SameEntry(*previous->newest_history, newest)) {
     return false;
   }
-  return !newest.error && newest.operation == kCreateDeployment &&
+  return !newest.error &&
+         newest.operation == controllers::ActionName(controllers::ActionKind::kCreateDeployment) &&
          ConditionTrue(current, controllers::kConditionReconciling) &&
          ConditionReason(current, controllers::kConditionReconciling) ==
              controllers::ReasonName(controllers::Reason::kUndoingDrift);

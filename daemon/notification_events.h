@@ -48,7 +48,7 @@ ModelSummary Summarize(const controllers::ModelStatus& status);
 // nullopt for the first pass the notifier sees of the model, e.g. right after start-up):
 //
 //   1. drift_corrected when the newest history entry is new since `previous` (any entry is new
-//      on a first pass), is a successful create_model_deployment, and the Reconciling condition
+//      on a first pass), is a successful create_deployment, and the Reconciling condition
 //      is True with reason UndoingDrift. That pass leaves the model OutOfSync (Missing or
 //      Progressing), so no state event competes with it.
 //   2. Otherwise an event when the state (ClassifyStatus) differs from the previous one and is

@@ -80,7 +80,8 @@ struct NotifierOptions {
 class Notifier {
  public:
   // INVALID_ARGUMENT naming the flag and receiver index for a malformed URL or a CA file the
-  // transport cannot load. Logs one warning per receiver on plain http (without the URL).
+  // transport cannot load. Plain http is allowed (in-cluster receivers often use it), with
+  // one start-up warning per receiver outside loopback, naming its index only.
   [[nodiscard]] static common::StatusOr<std::unique_ptr<Notifier>> Create(
       boost::asio::any_io_executor executor, common::Clock& clock, std::vector<std::string> urls,
       NotifierOptions options, DaemonMetrics* metrics, std::shared_ptr<spdlog::logger> logger,

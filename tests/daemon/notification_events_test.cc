@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/time_format.h"
+#include "controllers/planner.h"
 
 namespace cmlr::daemon {
 namespace {
@@ -17,6 +18,8 @@ using controllers::HistoryEntry;
 using controllers::ModelStatus;
 using controllers::SyncState;
 
+const std::string_view kCreateDeployment =
+    controllers::ActionName(controllers::ActionKind::kCreateDeployment);
 const common::TimePoint kNow = *common::ParseRfc3339("2026-12-04T20:30:00Z");
 
 // A status as the reconciler records it: Ready, Reconciling and Stalled conditions.
@@ -118,10 +121,10 @@ ModelStatus SelfHealed(bool write_failed = false) {
   ModelStatus status =
       MakeStatus(SyncState::kOutOfSync, HealthState::kMissing, "UndoingDrift", false, true);
   status.AddHistory({.time = kNow - std::chrono::minutes(5),
-                     .operation = "create_model_deployment",
+                     .operation = std::string(kCreateDeployment),
                      .message = "deploy build b-1 (the first rollout)"});
   status.AddHistory({.time = kNow,
-                     .operation = "create_model_deployment",
+                     .operation = std::string(kCreateDeployment),
                      .http_status = write_failed ? 503 : 200,
                      .error = write_failed,
                      .message = "deploy build b-1 with cpu 2"});

@@ -206,6 +206,43 @@ TEST_F(NotificationE2eTest, ConvergencePostsSyncedEvent) {
   EXPECT_EQ(receiver.bodies().size(), 2u) << receiver.bodies().back().dump();
 }
 
+// Verifies that a deployment stopped outside git (drift) and redeployed by selfHeal is told as
+// drift_corrected, and the model serving again as synced.
+TEST_F(NotificationE2eTest, SelfHealIsTold) {
+  Receiver receiver;
+  ASSERT_GT(receiver.port(), 0);
+  StartDaemon({"--notify-url", "http://127.0.0.1:" + std::to_string(receiver.port())});
+  ASSERT_TRUE(
+      WaitFor([&] { return !receiver.Find("synced", "fraud-classifier").is_null(); }, seconds(90)))
+      << daemon_->Output();
+  std::string deployment;
+  for (const json& m : DaemonStatus(daemon_->port()).value("models", json::array())) {
+    deployment = m["live"].value("deploymentId", "");
+  }
+  ASSERT_FALSE(deployment.empty());
+
+  const HttpResult drift = emulator_.Admin("POST", "/_emulator/drift/stop_deployment",
+                                           json{{"deployment_id", deployment}}.dump());
+  ASSERT_EQ(drift.status, 200) << drift.body << drift.error;
+  ASSERT_TRUE(WaitFor(
+      [&] { return !receiver.Find("drift_corrected", "fraud-classifier").is_null(); }, seconds(60)))
+      << daemon_->Output();
+  const json corrected = receiver.Find("drift_corrected", "fraud-classifier");
+  EXPECT_EQ(corrected["reason"], "UndoingDrift");
+  EXPECT_EQ(corrected["revision"], kRevision);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        int synced = 0;
+        for (const json& body : receiver.bodies()) synced += body.value("event", "") == "synced";
+        return synced == 2;
+      },
+      seconds(60)))
+      << daemon_->Output();
+  std::vector<std::string> events;
+  for (const json& body : receiver.bodies()) events.push_back(body.value("event", ""));
+  EXPECT_EQ(events, (std::vector<std::string>{"synced", "drift_corrected", "synced"}));
+}
+
 // Verifies that a receiver that is down when the event happens gets it once it comes up, by
 // the daemon's retries, in the slack format.
 TEST_F(NotificationE2eTest, DownReceiverGetsEventOnRetry) {

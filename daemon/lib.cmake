@@ -13,6 +13,7 @@ add_library(cmlr_daemon_lib
   ${CMAKE_CURRENT_LIST_DIR}/desired_state_watcher.cc
   ${CMAKE_CURRENT_LIST_DIR}/doctor.cc
   ${CMAKE_CURRENT_LIST_DIR}/doctor_command.cc
+  ${CMAKE_CURRENT_LIST_DIR}/heap_trimmer.cc
   ${CMAKE_CURRENT_LIST_DIR}/event_stream.cc
   ${CMAKE_CURRENT_LIST_DIR}/http_endpoints.cc
   ${CMAKE_CURRENT_LIST_DIR}/key_health.cc

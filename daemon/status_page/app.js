@@ -244,6 +244,18 @@
     lastUpdate = Date.now();
     schedule();
   }
+  // An `event: removed` of the stream: the model left the daemon's status.
+  function forget(data) {
+    let d;
+    try { d = JSON.parse(data); } catch (e) { return; }
+    const rec = d && typeof d.name === 'string' ? models.get(d.name) : undefined;
+    if (!rec) return;
+    models.delete(d.name);
+    dirty.delete(d.name);
+    if (rec.row) removed.add(rec.row);
+    orderDirty = true;
+    schedule();
+  }
   function schedule() {
     if (frameRequested) return;
     frameRequested = true;
@@ -537,6 +549,7 @@
     es.addEventListener('model', onEntry);
     es.addEventListener('message', onEntry);
     es.addEventListener('status', onEntry);
+    es.addEventListener('removed', (ev) => forget(ev.data));
     es.addEventListener('error', () => {
       clearInterval(refreshTimer);
       if (es.readyState === EventSource.CLOSED) {

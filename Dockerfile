@@ -23,6 +23,8 @@ FROM ${BUILD_IMAGE} AS build
 WORKDIR /src
 # The install script first, alone, so that the dependency layer survives source changes.
 COPY scripts/install-deps scripts/install-deps
+# The build stage runs no tests: no Chromium for the browser tests.
+ENV CMLR_NO_BROWSER=1
 RUN ./scripts/install-deps
 COPY . .
 RUN cmake --preset release && cmake --build --preset release

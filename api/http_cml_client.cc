@@ -81,6 +81,60 @@ class HttpCmlClient::Impl {
                      .Help("CML API requests sent again after a transient failure or a 429")
                      .Register(registry)) {}
 
+  // What one exchange's result means: a final outcome (`done`), or an error that may be retried.
+  struct Judgement {
+    std::optional<Outcome> done;
+    Status status;
+    bool retryable = false;
+    bool server_said_when = false;  // a Retry-After paused the bucket: no backoff of our own
+    int http_status = 0;
+  };
+
+  Judgement Judge(const std::string& op, TransportResult& result, bool write) {
+    Judgement judged;
+    if (!result.response.ok()) {
+      requests_.Add({{"operation", op}, {"code", "error"}}).Increment();
+      const Status& failure = result.response.status();
+      if (write && result.request_sent) {
+        judged.status = common::UnavailableError(op + ": " + failure.message() +
+                                                 "; the request was sent, its outcome is unknown")
+                            .WithOutcomeUnknown();
+      } else {
+        judged.status = WithMessage(failure, op + ": " + failure.message());
+        judged.retryable = !write && failure.code() == StatusCode::kUnavailable;
+      }
+      return judged;
+    }
+    ResponseReading reading = ReadResponse(op, *result.response, clock_.Now());
+    const int http_status = judged.http_status = reading.http_status;
+    requests_.Add({{"operation", op}, {"code", std::to_string(http_status)}}).Increment();
+    if (reading.retry_after.has_value()) {
+      bucket_.PauseUntil(clock_.Now() + std::min(*reading.retry_after, options_.max_retry_after));
+      judged.server_said_when = true;
+    }
+    if (http_status >= 200 && http_status <= 299) {
+      judged.done =
+          reading.body.ok()
+              ? Outcome{std::move(reading.body), http_status}
+              : Outcome{Malformed(op, reading.body.status(), write, http_status), http_status};
+      return judged;
+    }
+    judged.status = reading.body.status();
+    if (reading.throttled) {
+      judged.retryable = true;  // the server did not process it: safe for writes as well
+    } else if (write) {
+      if (IsRetryableHttpStatus(http_status)) {
+        judged.status = common::UnavailableError(judged.status.message() +
+                                                 "; the outcome of the write is unknown")
+                            .WithHttpStatus(http_status)
+                            .WithOutcomeUnknown();
+      }
+    } else {
+      judged.retryable = IsRetryableHttpStatus(http_status);
+    }
+    return judged;
+  }
+
   // One request, with the rate limit, retries of reads and 429s, and the error mapping.
   net::awaitable<Outcome> Execute(std::string_view operation, http::verb method, std::string target,
                                   std::optional<json> body, CallKind kind) {
@@ -112,48 +166,12 @@ class HttpCmlClient::Impl {
       durations_.Add({{"operation", op}}, kBuckets)
           .Observe(common::ToSeconds(clock_.Now() - sent_at));
 
-      Status status;
-      bool retryable = false;
-      bool server_said_when = false;
-      if (!result.response.ok()) {
-        http_status = 0;
-        requests_.Add({{"operation", op}, {"code", "error"}}).Increment();
-        const Status& failure = result.response.status();
-        if (write && result.request_sent) {
-          status = common::UnavailableError(op + ": " + failure.message() +
-                                            "; the request was sent, its outcome is unknown")
-                       .WithOutcomeUnknown();
-        } else {
-          status = WithMessage(failure, op + ": " + failure.message());
-          retryable = !write && failure.code() == StatusCode::kUnavailable;
-        }
-      } else {
-        ResponseReading reading = ReadResponse(op, *result.response, clock_.Now());
-        http_status = reading.http_status;
-        requests_.Add({{"operation", op}, {"code", std::to_string(http_status)}}).Increment();
-        if (reading.retry_after.has_value()) {
-          bucket_.PauseUntil(clock_.Now() +
-                             std::min(*reading.retry_after, options_.max_retry_after));
-          server_said_when = true;
-        }
-        if (http_status >= 200 && http_status <= 299) {
-          if (reading.body.ok()) co_return Outcome{std::move(reading.body), http_status};
-          co_return Outcome{Malformed(op, reading.body.status(), write, http_status), http_status};
-        }
-        status = reading.body.status();
-        if (reading.throttled) {
-          retryable = true;  // the server did not process it: safe for writes as well
-        } else if (write) {
-          if (IsRetryableHttpStatus(http_status)) {
-            status =
-                common::UnavailableError(status.message() + "; the outcome of the write is unknown")
-                    .WithHttpStatus(http_status)
-                    .WithOutcomeUnknown();
-          }
-        } else {
-          retryable = IsRetryableHttpStatus(http_status);
-        }
-      }
+      Judgement judged = Judge(op, result, write);
+      http_status = judged.http_status;
+      if (judged.done) co_return std::move(*judged.done);
+      const Status& status = judged.status;
+      const bool retryable = judged.retryable;
+      const bool server_said_when = judged.server_said_when;
 
       if (!retryable || attempt >= options_.max_read_retries) {
         co_return Outcome{Scrub(status), http_status};

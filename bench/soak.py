@@ -10,7 +10,7 @@ After a warm-up it samples the daemon's resident memory and open file descriptor
 SOAK_MINUTES (default 30), lets everything converge, samples again, and fails when either grew
 by 5 % or more, or when the models did not converge.
 
-Environment: SOAK_MINUTES (default 30), SOAK_WARMUP_SECONDS (default 120),
+Environment: SOAK_MINUTES (default 30), SOAK_WARMUP_SECONDS (default 300),
 CMLR_RELEASE_DIR (default build/release), SOAK_HISTORY_LIMIT (default unset: CML keeps every
 stopped deployment, as the real one does; N: the emulator keeps the newest N stopped or failed
 deployments per model, a fixed-size history, to tell a leak from growth that follows the data).
@@ -83,6 +83,26 @@ def sample(pid):
     return memory_kib(pid, "VmRSS"), len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def resident_split(pid):
+    """(anonymous KiB, file-backed KiB) of the resident set."""
+    return memory_kib(pid, "RssAnon"), memory_kib(pid, "RssFile")
+
+
+def settled_sample(pid, count=5, interval=1.0):
+    """The least RSS and fd count over `count` samples `interval` s apart.
+
+    One sample can catch a pooled CML connection or a status request in flight (an fd, a
+    response buffer) and make 12 fds read as 14; a leak raises the floor, which the least of a
+    few samples still shows.
+    """
+    samples = []
+    for i in range(count):
+        if i:
+            time.sleep(interval)
+        samples.append(sample(pid))
+    return min(rss for rss, _ in samples), min(fds for _, fds in samples)
+
+
 def converged(daemon, timeout):
     try:
         daemon.wait_synced(MODELS, timeout=timeout, interval=0.5)
@@ -97,7 +117,7 @@ def main():
         if not binary.exists():
             sys.exit(f"soak: {binary} is missing: run `make release` first")
     minutes = float(os.environ.get("SOAK_MINUTES", "30"))
-    warmup = float(os.environ.get("SOAK_WARMUP_SECONDS", "120"))
+    warmup = float(os.environ.get("SOAK_WARMUP_SECONDS", "300"))
     rng = random.Random(20261127)
     work = Path(tempfile.mkdtemp(prefix="cmlr-soak-"))
     procs = Processes(work, work)
@@ -143,8 +163,9 @@ def main():
                 if time.monotonic() >= next_report:
                     next_report += report_every
                     rss, fds = sample(daemon.pid)
+                    anon, _ = resident_split(daemon.pid)
                     good, _ = daemon.synced_healthy()
-                    log(f"{edits} edits, {drifts} drifts; RSS {rss} KiB, {fds} fds, "
+                    log(f"{edits} edits, {drifts} drifts; RSS {rss} KiB (anon {anon}), {fds} fds, "
                         f"{good}/{MODELS} synced")
                 time.sleep(rng.uniform(1, 4))
             return edits, drifts
@@ -152,18 +173,23 @@ def main():
         churn(warmup, report_every=60)
         if not converged(daemon, 180):
             sys.exit("soak: FAIL: the models did not converge after the warm-up")
-        rss_start, fds_start = sample(daemon.pid)
-        log(f"start: RSS {rss_start} KiB, {fds_start} open fds")
+        rss_start, fds_start = settled_sample(daemon.pid)
+        anon_start, file_start = resident_split(daemon.pid)
+        log(f"start: RSS {rss_start} KiB (anon {anon_start}, file {file_start}), "
+            f"{fds_start} open fds")
 
         edits, drifts = churn(minutes * 60, report_every=300)
         settled = converged(daemon, 180)
-        rss_end, fds_end = sample(daemon.pid)
-        log(f"end:   RSS {rss_end} KiB, {fds_end} open fds ({edits} edits, {drifts} drifts)")
+        rss_end, fds_end = settled_sample(daemon.pid)
+        anon_end, file_end = resident_split(daemon.pid)
+        log(f"end:   RSS {rss_end} KiB (anon {anon_end}, file {file_end}), {fds_end} open fds "
+            f"({edits} edits, {drifts} drifts)")
 
         rss_growth = (rss_end - rss_start) / rss_start
         fd_growth = (fds_end - fds_start) / fds_start
         print(f"soak: RSS {rss_start} -> {rss_end} KiB ({rss_growth:+.1%}), "
-              f"fds {fds_start} -> {fds_end} ({fd_growth:+.1%}), limit +{GROWTH_LIMIT:.0%}")
+              f"fds {fds_start} -> {fds_end} ({fd_growth:+.1%}), limit +{GROWTH_LIMIT:.0%}; "
+              f"anon {anon_start} -> {anon_end} KiB, file {file_start} -> {file_end} KiB")
         failures = []
         if not settled:
             failures.append("the models did not converge at the end")

@@ -23,18 +23,26 @@ TEST(HeapTrimmerTest, TrimsPeriodicallyAndStops) {
   EXPECT_GE(trimmer.trims(), 3u);
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CMLR_SANITIZED_HEAP 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define CMLR_SANITIZED_HEAP 1
+#endif
+#endif
+
 // Verifies that a trim after freeing a large transient allocation succeeds (glibc hands the
-// pages back) and never fails otherwise.
+// pages back). Sanitizers replace malloc with allocators of their own, which malloc_trim
+// cannot see, so there the test is skipped rather than made unable to fail.
 TEST(HeapTrimmerTest, TrimNowReleasesFreedPages) {
+#if defined(CMLR_SANITIZED_HEAP) || !defined(__GLIBC__)
+  GTEST_SKIP() << "malloc_trim only acts on glibc's own allocator (no sanitizer)";
+#else
   {
-    std::vector<std::unique_ptr<char[]>> blocks;
+    std::vector<std::unique_ptr<char[]> > blocks;
     for (int i = 0; i < 256; ++i) blocks.push_back(std::make_unique<char[]>(4096));
   }
-  const bool released = HeapTrimmer::TrimNow();
-#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
-  EXPECT_TRUE(released);
-#else
-  (void)released;  // sanitizer allocators keep their own pools
+  EXPECT_TRUE(HeapTrimmer::TrimNow());
 #endif
 }
 

@@ -433,6 +433,9 @@ net::awaitable<StatusOr<PassResult>> ModelReconciler::Reconcile(
     co_return PassResult{.requeue_after = options_.ambiguous_grace, .plan = std::move(plan)};
   }
   progress.writes.Record(action, plan.reason, clock_.Now());
+  if (const auto* created = std::get_if<api::ModelDeployment>(&*written)) {
+    if (action.kind == ActionKind::kCreateDeployment) progress.writes.RememberCreated(created->id);
+  }
   observations_.Absorb(name, action, *written);
   if (!plan.drift.empty() && !progress.drift_counted && metrics_ != nullptr) {
     for (const std::string& field : plan.drift) metrics_->CountDrift(name, field);

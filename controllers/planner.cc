@@ -412,9 +412,24 @@ struct MatchingDeployments {
   std::vector<const api::ModelDeployment*> deployed;
   std::vector<const api::ModelDeployment*> in_progress;
   std::vector<const api::ModelDeployment*> failed;   // all, attempts or not
-  std::vector<const api::ModelDeployment*> stopped;  // ours once ran and were stopped
+  std::vector<const api::ModelDeployment*> stopped;  // ran, then stopped from outside
   int failed_attempts = 0;
 };
+
+// Whether a stopped deployment of the desired spec is drift evidence: not when this daemon
+// stopped it, nor when a later deployment of this daemon's replaced it (CML stops the old one);
+// both are only known in memory, so after a restart such a deployment reads as drift once.
+bool StoppedFromOutside(const api::ModelDeployment& stopped, const ObservedState& observed,
+                        const PlanContext& context) {
+  const WriteLedger* ledger = context.ledger;
+  if (ledger == nullptr) return true;
+  if (ledger->StoppedByUs(stopped.id)) return false;
+  return std::none_of(observed.deployments.begin(), observed.deployments.end(),
+                      [&](const api::ModelDeployment& later) {
+                        return CreatedAt(later) > CreatedAt(stopped) &&
+                               ledger->CreatedByUs(later.id);
+                      });
+}
 
 MatchingDeployments ClassifyDeployments(const config::ModelDeploymentSpec& spec,
                                         const ObservedState& observed, const MatchingBuilds& builds,
@@ -433,7 +448,7 @@ MatchingDeployments ClassifyDeployments(const config::ModelDeploymentSpec& spec,
         matching.in_progress.push_back(&d);
         break;
       case DeploymentPhase::kStopped:
-        matching.stopped.push_back(&d);
+        if (StoppedFromOutside(d, observed, context)) matching.stopped.push_back(&d);
         break;
       case DeploymentPhase::kFailed:
         matching.failed.push_back(&d);
@@ -906,6 +921,10 @@ void TrimObservation(const config::ModelDeploymentSpec& desired,
       for (const api::ModelDeployment* d : *group) keep.insert(d->id);
     }
     if (const api::ModelDeployment* stopped = Newest(matching.stopped)) keep.insert(stopped->id);
+    // The newest of all: whether it replaced that stopped one decides whether that was drift.
+    std::vector<const api::ModelDeployment*> all;
+    for (const api::ModelDeployment& d : observed.deployments) all.push_back(&d);
+    if (const api::ModelDeployment* newest = Newest(all)) keep.insert(newest->id);
     if (const api::ModelDeployment* good = FindLastGood(desired, observed, builds, context)) {
       keep.insert(good->id);
     }

@@ -53,11 +53,23 @@ std::optional<int> Ceiling(const config::ModelDeploymentSpec& desired, const Wri
   return std::nullopt;
 }
 
+void Remember(std::deque<std::string>& ids, const std::string& id) {
+  ids.push_back(id);
+  if (ids.size() > kRememberedDeployments) ids.pop_front();
+}
+
+bool Contains(const std::deque<std::string>& ids, std::string_view id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
 }  // namespace
 
 void WriteLedger::Record(const PlannedAction& action, Reason reason, common::TimePoint now) {
   ++sent[action.kind];
-  if (action.kind == ActionKind::kStopDeployment) stopped.insert(action.deployment_id);
+  if (action.kind == ActionKind::kStopDeployment) {
+    stopped.insert(action.deployment_id);
+    Remember(stopped_deployments, action.deployment_id);
+  }
   if (action.kind == ActionKind::kUpdateModel) description_sent = action.update_request.description;
   if (reason == Reason::kRollingBack && action.kind == ActionKind::kCreateDeployment) ++restores;
   if (reason == Reason::kUndoingDrift) {
@@ -80,6 +92,18 @@ void WriteLedger::NewGeneration() {
 int WriteLedger::Sent(ActionKind kind) const {
   const auto it = sent.find(kind);
   return it == sent.end() ? 0 : it->second;
+}
+
+void WriteLedger::RememberCreated(const std::string& deployment_id) {
+  Remember(created_deployments, deployment_id);
+}
+
+bool WriteLedger::CreatedByUs(std::string_view deployment_id) const {
+  return Contains(created_deployments, deployment_id);
+}
+
+bool WriteLedger::StoppedByUs(std::string_view deployment_id) const {
+  return Contains(stopped_deployments, deployment_id);
 }
 
 int WriteLedger::SentInAll() const {

@@ -137,6 +137,28 @@ TEST_F(ControllerTest, ResourcesChangeRedeploysWithoutRebuild) {
   EXPECT_EQ(running[0].replicas, 3);
 }
 
+// Verifies that reverting a resources change (A, B, then A again) is a rollout, not drift: the
+// deployment of A was stopped by this daemon, so no drift is counted and, however often the
+// desired state flips, no self-heal budget is spent (it would run out after 5 in an hour).
+TEST_F(ControllerTest, RevertingAChangeIsNotDrift) {
+  Start({Spec()});
+  ASSERT_TRUE(ConvergeWithin(seconds(10)));
+  config::ModelDeploymentSpec bigger = Spec();
+  bigger.resources.cpu = 4;
+  for (int flip = 0; flip < 4; ++flip) {
+    SetDesired({bigger});
+    ASSERT_TRUE(ConvergeWithin(seconds(10)));
+    SetDesired({Spec()});
+    ASSERT_TRUE(ConvergeWithin(seconds(10)));
+  }
+  EXPECT_EQ(cml_.calls("create_model_deployment"), 9);
+  ASSERT_EQ(Running(ModelId()).size(), 1u);
+  EXPECT_EQ(Status().FindCondition(kConditionReady)->reason, "Synced");
+  std::string metrics;
+  controller_->metrics().AppendModelSeriesText(metrics);
+  EXPECT_EQ(metrics.find("cml_reconciler_drift_total"), std::string::npos) << metrics;
+}
+
 // Verifies that a version change builds, deploys, and leaves the old deployment stopped.
 TEST_F(ControllerTest, VersionChangeBuildsDeploysAndStopsOld) {
   Start({Spec()});

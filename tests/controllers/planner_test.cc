@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "common/time_format.h"
+#include "controllers/write_budget.h"
 #include "tests/controllers/plan_fixtures.h"
 
 namespace cmlr::controllers {
@@ -389,6 +390,40 @@ TEST(PlannerTest, UndoesDriftWithSelfHeal) {
   EXPECT_EQ(plan.action->kind, ActionKind::kCreateDeployment);
   EXPECT_EQ(plan.reason, Reason::kUndoingDrift);
   EXPECT_EQ(plan.drift, (std::vector<std::string>{"deployment"}));
+}
+
+// Verifies that a deployment of the desired resources that this daemon stopped, or replaced
+// with a later deployment of its own, is not drift when the desired state returns to it (a
+// revert in git): the redeploy is a rollout and spends no self-heal. Without that memory
+// (after a restart), or when the later deployment is not ours, it reads as drift.
+TEST(PlannerTest, ReturningToASpecWeReplacedIsNotDrift) {
+  ObservedState o = Serving();
+  o.deployments[0].status = "stopped";  // d-1: the desired resources
+  api::ModelDeployment later = Deployment("d-2", "b-1", "deployed", T0() - minutes(1));
+  later.cpu = 8;  // what the desired state said in between
+  o.deployments.push_back(later);
+  const auto reason_with = [&](const WriteLedger* ledger) {
+    PlanContext context = At();
+    context.ledger = ledger;
+    const Plan plan = ComputePlan(Spec(), o, context);
+    EXPECT_TRUE(plan.action && plan.action->kind == ActionKind::kCreateDeployment);
+    EXPECT_EQ(plan.drift.empty(), plan.reason != Reason::kUndoingDrift);
+    return plan.reason;
+  };
+  WriteLedger replaced;  // d-2 is ours: CML stopped d-1 when it deployed
+  replaced.RememberCreated("d-2");
+  replaced.NewGeneration();
+  EXPECT_EQ(reason_with(&replaced), Reason::kCreatingDeployment);
+
+  WriteLedger stopped;  // we sent the stop of d-1
+  stopped.Record({.kind = ActionKind::kStopDeployment, .deployment_id = "d-1"},
+                 Reason::kStoppingOldDeployment, T0() - minutes(1));
+  EXPECT_EQ(reason_with(&stopped), Reason::kCreatingDeployment);
+
+  WriteLedger other;  // d-2 is not ours: a hand-made replacement
+  other.RememberCreated("d-1");
+  EXPECT_EQ(reason_with(&other), Reason::kUndoingDrift);
+  EXPECT_EQ(reason_with(nullptr), Reason::kUndoingDrift);  // no memory (a restart)
 }
 
 // Verifies drift by a hand-made deployment with other resources, undone or left alone.

@@ -135,5 +135,32 @@ TEST(WriteBudgetTest, SelfHealsPerRollingHour) {
                   .action);
 }
 
+// Verifies that the deployments this daemon created and stopped are remembered across
+// generations (a revert is not drift), each memory bounded to the newest kRememberedDeployments.
+TEST(WriteBudgetTest, RemembersItsOwnDeploymentsAcrossGenerations) {
+  WriteLedger ledger;
+  const auto stop = [&](const std::string& id) {
+    ledger.Record({.kind = ActionKind::kStopDeployment, .deployment_id = id},
+                  Reason::kStoppingOldDeployment, T0());
+  };
+  stop("d-0");
+  ledger.RememberCreated("c-0");
+  ledger.NewGeneration();
+  EXPECT_TRUE(ledger.StoppedByUs("d-0"));
+  EXPECT_TRUE(ledger.CreatedByUs("c-0"));
+  EXPECT_FALSE(ledger.StoppedByUs("c-0"));
+  EXPECT_FALSE(ledger.CreatedByUs("d-0"));
+  for (std::size_t i = 1; i <= kRememberedDeployments; ++i) {
+    stop("d-" + std::to_string(i));
+    ledger.RememberCreated("c-" + std::to_string(i));
+  }
+  EXPECT_FALSE(ledger.StoppedByUs("d-0"));  // the oldest made room
+  EXPECT_FALSE(ledger.CreatedByUs("c-0"));
+  EXPECT_TRUE(ledger.StoppedByUs("d-1"));
+  EXPECT_TRUE(ledger.CreatedByUs("c-" + std::to_string(kRememberedDeployments)));
+  EXPECT_EQ(ledger.stopped_deployments.size(), kRememberedDeployments);
+  EXPECT_EQ(ledger.created_deployments.size(), kRememberedDeployments);
+}
+
 }  // namespace
 }  // namespace cmlr::controllers

@@ -109,6 +109,15 @@ def converged(daemon, timeout):
         return True
     except BenchError as error:
         log(f"not converged: {error}")
+        status_file = daemon.procs.workdir / "unconverged-status.json"
+        models = daemon.http.get_json("/api/v1/status")["models"]
+        stuck = [m for m in models if (m.get("sync"), m.get("health")) != ("Synced", "Healthy")]
+        status_file.write_text(json.dumps(stuck, indent=2))
+        for m in stuck:
+            reasons = "; ".join(f"{c.get('type')}={c.get('status')} {c.get('reason')}: "
+                                f"{c.get('message', '')}" for c in m.get("conditions", []))
+            log(f"  {m['name']}: {m.get('sync')}/{m.get('health')}, planned "
+                f"{m.get('plannedAction')!r}; {reasons}")
         return False
 
 

@@ -381,6 +381,9 @@ void HttpCmlClient::SetCallObserver(CallObserver observer) {
   impl_->observer_ = std::move(observer);
 }
 void HttpCmlClient::CloseIdleConnections() { impl_->transport_->CloseIdle(); }
+std::size_t HttpCmlClient::idle_connections() const {
+  return impl_->transport_->idle_connections();
+}
 std::size_t HttpCmlClient::connections_opened() const {
   return impl_->transport_->connections_opened();
 }

@@ -104,6 +104,8 @@ class HttpCmlClient final : public CmlClient {
   void CloseIdleConnections();
   // Connections opened so far (tests of keep-alive reuse).
   std::size_t connections_opened() const;
+  // Connections kept open for reuse now.
+  std::size_t idle_connections() const;
   // The key's source (a fixed one when the options gave only api_key).
   const std::shared_ptr<ApiKeySource>& api_key_source() const;
 

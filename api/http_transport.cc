@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <exception>
@@ -132,6 +133,7 @@ class HttpTransportImpl final : public HttpTransport {
   }
 
   TransportResult Finish(std::unique_ptr<Connection> conn, TransportResult result) {
+    CloseStaleIdle();
     if (result.response.ok() && result.response->keep_alive() &&
         idle_.size() < options_.max_idle_connections) {
       conn->idle_since = clock_.Now();
@@ -140,6 +142,18 @@ class HttpTransportImpl final : public HttpTransport {
       conn->Close();
     }
     return result;
+  }
+
+  // Closes the pooled connections idle for longer than idle_timeout. The pool is used last in,
+  // first out, so after a burst of concurrent calls the oldest would otherwise stay open (an fd
+  // each) for as long as fewer calls run at once.
+  void CloseStaleIdle() {
+    const common::TimePoint now = clock_.Now();
+    const auto fresh = std::find_if(idle_.begin(), idle_.end(), [&](const auto& conn) {
+      return now - conn->idle_since <= options_.idle_timeout;
+    });
+    for (auto it = idle_.begin(); it != fresh; ++it) (*it)->Close();
+    idle_.erase(idle_.begin(), fresh);
   }
 
   std::unique_ptr<Connection> TakeIdle() {

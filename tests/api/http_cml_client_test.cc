@@ -657,6 +657,34 @@ TEST_F(HttpCmlClientTest, ReusesAndClosesConnections) {
   EXPECT_EQ(client.connections_opened(), 2u);
 }
 
+// Verifies that idle connections past the idle timeout are closed once any call finishes, not
+// only when the pool empties down to them: after a burst of three concurrent calls, one call at
+// a time keeps one connection open, not three (an fd each, for good).
+TEST_F(HttpCmlClientTest, ClosesConnectionsLeftIdleByABurst) {
+  ServeRoutes({{"GET /api/v2/projects/p1/models/m1", kModel}});
+  StartServer();
+  HttpCmlClient& client = MakeClient(Options());
+  int finished = 0;
+  for (int i = 0; i < 3; ++i) {
+    net::co_spawn(
+        io_,
+        [&]() -> net::awaitable<void> {
+          EXPECT_TRUE((co_await client.GetModel("p1", "m1")).ok());
+          ++finished;
+        },
+        net::detached);
+  }
+  while (finished < 3) io_.run_one();
+  ASSERT_EQ(client.connections_opened(), 3u);
+  EXPECT_EQ(client.idle_connections(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(seconds(10));  // the reused one stays fresh; the other two age past 15 s
+    ASSERT_TRUE(Run(client.GetModel("p1", "m1")).ok());
+  }
+  EXPECT_EQ(client.connections_opened(), 3u);
+  EXPECT_EQ(client.idle_connections(), 1u);
+}
+
 // Verifies that the token bucket paces calls on the clock: with qps 2 and burst 1, the third
 // call starts a second after the first.
 TEST_F(HttpCmlClientTest, RateLimitsCalls) {

@@ -88,19 +88,23 @@ def resident_split(pid):
     return memory_kib(pid, "RssAnon"), memory_kib(pid, "RssFile")
 
 
-def settled_sample(pid, count=5, interval=1.0):
-    """The least RSS and fd count over `count` samples `interval` s apart.
+def settled_sample(pid, count=14, interval=5.0):
+    """The least RSS, anonymous and file-backed KiB, and fd count over `count` samples
+    `interval` s apart (65 s by default).
 
-    One sample can catch a pooled CML connection or a status request in flight (an fd, a
-    response buffer) and make 12 fds read as 14; a leak raises the floor, which the least of a
-    few samples still shows.
+    The daemon hands freed heap pages back to the system once a minute (daemon/heap_trimmer.h),
+    so one sample taken between two trims reads up to a megabyte of pages already freed, and
+    one sample can catch a pooled connection or a status request in flight. A minute and a bit
+    holds at least one trim; a leak raises the floor, which the least of the samples still shows.
     """
     samples = []
     for i in range(count):
         if i:
             time.sleep(interval)
-        samples.append(sample(pid))
-    return min(rss for rss, _ in samples), min(fds for _, fds in samples)
+        rss, fds = sample(pid)
+        anon, file_backed = resident_split(pid)
+        samples.append((rss, anon, file_backed, fds))
+    return tuple(min(column) for column in zip(*samples))
 
 
 def converged(daemon, timeout):
@@ -182,15 +186,13 @@ def main():
         churn(warmup, report_every=60)
         if not converged(daemon, 180):
             sys.exit("soak: FAIL: the models did not converge after the warm-up")
-        rss_start, fds_start = settled_sample(daemon.pid)
-        anon_start, file_start = resident_split(daemon.pid)
+        rss_start, anon_start, file_start, fds_start = settled_sample(daemon.pid)
         log(f"start: RSS {rss_start} KiB (anon {anon_start}, file {file_start}), "
             f"{fds_start} open fds")
 
         edits, drifts = churn(minutes * 60, report_every=300)
         settled = converged(daemon, 180)
-        rss_end, fds_end = settled_sample(daemon.pid)
-        anon_end, file_end = resident_split(daemon.pid)
+        rss_end, anon_end, file_end, fds_end = settled_sample(daemon.pid)
         log(f"end:   RSS {rss_end} KiB (anon {anon_end}, file {file_end}), {fds_end} open fds "
             f"({edits} edits, {drifts} drifts)")
 

@@ -152,7 +152,7 @@ net::awaitable<void> ModelReconciler::VerifyDeployment(const config::ModelDeploy
 net::awaitable<StatusOr<Plan>> ModelReconciler::ObserveAndPlan(
     const config::ModelDeploymentSpec& spec, const Progress& progress, ModelStatus& status) {
   const common::TimePoint start = clock_.Now();
-  auto observation = co_await observations_.Observe(spec);
+  auto observation = co_await observations_.Observe(spec, &progress.writes);
   bool verified = false, observed_again = false;
   for (;;) {
     if (!observation.ok()) {
@@ -173,7 +173,8 @@ net::awaitable<StatusOr<Plan>> ModelReconciler::ObserveAndPlan(
         observations_.MayWrite(spec.name, *plan.action)) {
       co_return plan;
     }
-    observation = co_await observations_.ObserveFully(spec);  // a write needs a fresh look
+    // a write needs a fresh look
+    observation = co_await observations_.ObserveFully(spec, &progress.writes);
     observed_again = true;
   }
 }

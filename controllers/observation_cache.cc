@@ -81,20 +81,21 @@ net::awaitable<StatusOr<ObservedState>> ObservationCache::ObserveOnce(
 }
 
 net::awaitable<StatusOr<Observation>> ObservationCache::ObserveFully(
-    config::ModelDeploymentSpec spec) {
+    config::ModelDeploymentSpec spec, const WriteLedger* ledger) {
   Entry& entry = entries_[spec.name];
   Drop(entry);  // an error below leaves nothing remembered
   const common::TimePoint start = clock_.Now();
   auto observed = co_await reader_.ReadAll(spec, &entry.reads);
   if (!observed.ok()) co_return observed.status();
-  TrimObservation(spec, entry.verifications, *observed);
+  TrimObservation(spec, entry.verifications, ledger, *observed);
   entry.observed = std::move(observed).value();
   entry.last_full_at = start;
   entry.last_kind = ObservationKind::kFull;
   co_return Observation{.state = &*entry.observed, .kind = ObservationKind::kFull};
 }
 
-net::awaitable<StatusOr<Observation>> ObservationCache::Observe(config::ModelDeploymentSpec spec) {
+net::awaitable<StatusOr<Observation>> ObservationCache::Observe(config::ModelDeploymentSpec spec,
+                                                                const WriteLedger* ledger) {
   Entry& entry = entries_[spec.name];
   bool usable = entry.observed.has_value();
   if (usable && entry.focus == Focus::kSynced) {
@@ -120,7 +121,7 @@ net::awaitable<StatusOr<Observation>> ObservationCache::Observe(config::ModelDep
   } else {
     usable = false;
   }
-  if (!usable) co_return co_await ObserveFully(std::move(spec));
+  if (!usable) co_return co_await ObserveFully(std::move(spec), ledger);
   co_return Observation{.state = &*entry.observed, .kind = entry.last_kind};
 }
 

@@ -64,11 +64,13 @@ class ObservationCache {
   ObservationCache(api::CmlClient& client, common::Clock& clock, Options options);
 
   // The observation to plan `spec` from (see above). On error, nothing stays remembered for the
-  // model and the error is returned annotated with the failing operation.
-  boost::asio::awaitable<common::StatusOr<Observation>> Observe(config::ModelDeploymentSpec spec);
+  // model and the error is returned annotated with the failing operation. `ledger` (the
+  // model's writes, may be null) tells the trimming which stopped deployments are drift.
+  boost::asio::awaitable<common::StatusOr<Observation>> Observe(config::ModelDeploymentSpec spec,
+                                                                const WriteLedger* ledger);
   // A full observation, whatever is remembered.
   boost::asio::awaitable<common::StatusOr<Observation>> ObserveFully(
-      config::ModelDeploymentSpec spec);
+      config::ModelDeploymentSpec spec, const WriteLedger* ledger);
   // The CML model named in `spec`, its builds and their deployments, without remembering
   // anything (the --prune path).
   boost::asio::awaitable<common::StatusOr<ObservedState>> ObserveModel(

@@ -911,20 +911,16 @@ Plan ComputePlan(const config::ModelDeploymentSpec& desired, const ObservedState
 
 void TrimObservation(const config::ModelDeploymentSpec& desired,
                      const std::map<std::string, Verification>& verifications,
-                     ObservedState& observed) {
+                     const WriteLedger* ledger, ObservedState& observed) {
   std::set<std::string> keep;  // deployment ids
   if (observed.version && observed.runtime_identifier) {
-    const PlanContext context{.verifications = &verifications};
+    const PlanContext context{.ledger = ledger, .verifications = &verifications};
     const MatchingBuilds builds = ClassifyBuilds(observed, BuildMarker(desired), context);
     const MatchingDeployments matching = ClassifyDeployments(desired, observed, builds, context);
     for (const auto* group : {&matching.deployed, &matching.in_progress, &matching.failed}) {
       for (const api::ModelDeployment* d : *group) keep.insert(d->id);
     }
     if (const api::ModelDeployment* stopped = Newest(matching.stopped)) keep.insert(stopped->id);
-    // The newest of all: whether it replaced that stopped one decides whether that was drift.
-    std::vector<const api::ModelDeployment*> all;
-    for (const api::ModelDeployment& d : observed.deployments) all.push_back(&d);
-    if (const api::ModelDeployment* newest = Newest(all)) keep.insert(newest->id);
     if (const api::ModelDeployment* good = FindLastGood(desired, observed, builds, context)) {
       keep.insert(good->id);
     }
@@ -932,12 +928,15 @@ void TrimObservation(const config::ModelDeploymentSpec& desired,
   std::erase_if(observed.deployments, [&](const api::ModelDeployment& d) {
     return !IsRunning(d.status) && keep.count(d.id) == 0;
   });
-  // Builds: the desired version on the desired runtime, and those of the kept deployments.
+  // Builds: the desired version on the desired runtime, those the write budget counts (marked
+  // for this spec, whatever runtime a selector resolved to then), and those of the kept
+  // deployments.
+  const std::string marker = BuildMarker(desired);
   std::erase_if(observed.builds, [&](const api::ModelBuild& b) {
     const bool matching = observed.version && observed.runtime_identifier &&
                           b.registered_model_version_id == observed.version->model_version_id &&
                           b.runtime_identifier == *observed.runtime_identifier;
-    return !matching &&
+    return !matching && b.comment != marker &&
            std::none_of(observed.deployments.begin(), observed.deployments.end(),
                         [&](const api::ModelDeployment& d) { return d.build_id == b.id; });
   });

@@ -159,12 +159,13 @@ Plan ComputePlan(const config::ModelDeploymentSpec& desired, const ObservedState
 // Drops from a full observation what no plan of `desired` can depend on, so that what the
 // reconciler remembers between passes does not grow with CML's history: deployments that
 // neither run, nor belong to a matching build with the desired resources (of the stopped ones
-// only the newest is kept), nor are the last good one (given this daemon's `verifications`);
-// builds of other versions or runtimes that no kept deployment uses; registry versions no kept
-// build uses. ComputePlan gives the same plan before and after (with the same verifications).
+// only the newest one stopped from outside is kept, as `ledger` tells), nor are the last good
+// one (given this daemon's `verifications`); builds of other versions or runtimes that no kept
+// deployment uses; registry versions no kept build uses. ComputePlan gives the same plan before
+// and after (with the same verifications and ledger). `ledger` may be null (no memory).
 void TrimObservation(const config::ModelDeploymentSpec& desired,
                      const std::map<std::string, Verification>& verifications,
-                     ObservedState& observed);
+                     const WriteLedger* ledger, ObservedState& observed);
 
 // The plan for a model removed from the desired state under --prune: stop its running
 // deployments, one per pass (never delete anything).

@@ -602,7 +602,8 @@ std::string Essence(const Plan& plan) {
 
 // Verifies that trimming an observation never changes the plan, over thousands of random CML
 // histories (builds of several versions and runtimes, deployments in every status and with
-// other resources) and specs (replicas 0, selfHeal off, after a retry).
+// other resources), specs (replicas 0, selfHeal off, after a retry) and memories of this
+// daemon's own deployments and stops.
 TEST(PlannerTest, TrimmingNeverChangesThePlan) {
   std::mt19937 rng(20261204);
   const auto pick = [&](auto... options) {
@@ -649,8 +650,18 @@ TEST(PlannerTest, TrimmingNeverChangesThePlan) {
     }
     context.verifications = &verified;
     if (round % 13 == 0) context.rolled_back = "verification failed";
+    // What this daemon created and stopped (drift or not), or no memory at all.
+    WriteLedger ledger;
+    for (const api::ModelDeployment& d : o.deployments) {
+      if (rng() % 3 == 0) ledger.RememberCreated(d.id);
+      if (rng() % 4 == 0) {
+        ledger.Record({.kind = ActionKind::kStopDeployment, .deployment_id = d.id},
+                      Reason::kStoppingOldDeployment, T0());
+      }
+    }
+    if (round % 6 != 0) context.ledger = &ledger;
     ObservedState trimmed = o;
-    TrimObservation(spec, verified, trimmed);
+    TrimObservation(spec, verified, context.ledger, trimmed);
     EXPECT_EQ(Essence(ComputePlan(spec, trimmed, context)), Essence(ComputePlan(spec, o, context)))
         << "round " << round;
     EXPECT_LE(trimmed.registered_model->model_versions.size(), 2u);
@@ -660,15 +671,18 @@ TEST(PlannerTest, TrimmingNeverChangesThePlan) {
 // Verifies that a long history shrinks to what planning needs.
 TEST(PlannerTest, TrimmingDropsHistory) {
   ObservedState o = Serving();
+  config::ModelDeploymentSpec earlier = Spec();  // the spec of version 2, long ago
+  earlier.digest = "feedfacefeedfacefeedfacefeedface";
   for (int i = 0; i < 100; ++i) {
-    o.builds.push_back(Build("old-" + std::to_string(i), "built", T0() - minutes(500 - i)));
+    o.builds.push_back(
+        Build("old-" + std::to_string(i), "built", T0() - minutes(500 - i), BuildMarker(earlier)));
     o.builds.back().registered_model_version_id = "v-2";
     o.deployments.push_back(
         Deployment("od-" + std::to_string(i), o.builds.back().id, "stopped", T0() - minutes(400)));
     o.deployments.push_back(
         Deployment("sd-" + std::to_string(i), "b-1", "stopped", T0() - minutes(300 - i)));
   }
-  TrimObservation(Spec(), {}, o);
+  TrimObservation(Spec(), {}, nullptr, o);
   // The serving deployment, the newest stopped one of the desired spec (drift), and the last
   // good one of another spec (rollback) with its build.
   ASSERT_EQ(o.builds.size(), 2u);

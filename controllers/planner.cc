@@ -928,6 +928,9 @@ void TrimObservation(const config::ModelDeploymentSpec& desired,
   std::erase_if(observed.deployments, [&](const api::ModelDeployment& d) {
     return !IsRunning(d.status) && keep.count(d.id) == 0;
   });
+  // erase_if keeps the capacity the whole history needed: give it back, or the cached
+  // observation would still grow with CML's history (one slot per deployment ever listed).
+  observed.deployments.shrink_to_fit();
   // Builds: the desired version on the desired runtime, those the write budget counts (marked
   // for this spec, whatever runtime a selector resolved to then), and those of the kept
   // deployments.
@@ -940,6 +943,7 @@ void TrimObservation(const config::ModelDeploymentSpec& desired,
            std::none_of(observed.deployments.begin(), observed.deployments.end(),
                         [&](const api::ModelDeployment& d) { return d.build_id == b.id; });
   });
+  observed.builds.shrink_to_fit();
   // Versions: those of the kept builds (the last good one's number, for messages).
   if (observed.registered_model) {
     std::erase_if(
@@ -949,6 +953,7 @@ void TrimObservation(const config::ModelDeploymentSpec& desired,
                                 return b.registered_model_version_id == v.model_version_id;
                               });
         });
+    observed.registered_model->model_versions.shrink_to_fit();
   }
 }
 

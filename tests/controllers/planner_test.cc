@@ -691,6 +691,10 @@ TEST(PlannerTest, TrimmingDropsHistory) {
   EXPECT_EQ(o.deployments[0].id, "d-1");
   EXPECT_EQ(o.deployments[1].id, "od-99");
   EXPECT_EQ(o.deployments[2].id, "sd-99");
+  // What was dropped is given back: a cached observation must not keep a slot for every
+  // deployment CML ever listed (the soak's memory followed CML's history until it did).
+  EXPECT_EQ(o.deployments.capacity(), o.deployments.size());
+  EXPECT_EQ(o.builds.capacity(), o.builds.size());
 }
 
 }  // namespace
